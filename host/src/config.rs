@@ -1,0 +1,296 @@
+//! `pcsync.toml`: where Qualys is, how to log in, and each job's settings.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::jobs::JobId;
+
+/// The environment variable that overrides the configured Qualys password.
+pub const PASSWORD_ENV: &str = "PCSYNC_QUALYS_PASSWORD";
+
+/// A configuration error, naming the file, the key and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid configuration file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("cannot read the password file {path} named by qualys.password_file: {source}")]
+    PasswordFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// A credential. Its `Debug` and `Display` never show the value, so it cannot reach a log line.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for the one place that sends it to Qualys.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The `[qualys]` section.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QualysConfig {
+    /// Base URL of the classic API, for example `https://qualysapi.qg2.apps.qualys.com`.
+    #[serde(default)]
+    pub api_url: String,
+    /// Base URL of the gateway API, for example `https://gateway.qg2.apps.qualys.com`.
+    #[serde(default)]
+    pub gateway_url: String,
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub password: Secret,
+    /// A file whose first line is the password; used when `password` is empty.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// Seconds to wait for a connection and for each read of a response; default 120.
+    #[serde(default = "default_timeout_secs")]
+    pub timeout_secs: u64,
+}
+
+fn default_timeout_secs() -> u64 {
+    120
+}
+
+/// One `[jobs.<id>]` section. Keys other than `active` and `start_time` are job parameters.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct JobConfig {
+    pub active: Option<bool>,
+    /// UTC `YYYY-MM-DDTHH:MM:SSZ`; where delta jobs start when the store has no Start Time yet.
+    pub start_time: Option<String>,
+    #[serde(flatten)]
+    pub parameters: BTreeMap<String, toml::Value>,
+}
+
+/// The `[store]` section.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// sled's page cache in MiB. The cache bounds the store's memory; 64 MiB keeps a first
+    /// import of millions of results fast without growing with the data.
+    #[serde(default = "default_cache_mib")]
+    pub cache_mib: u64,
+}
+
+fn default_cache_mib() -> u64 {
+    64
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            cache_mib: default_cache_mib(),
+        }
+    }
+}
+
+/// The whole configuration file.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub qualys: QualysConfig,
+    #[serde(default)]
+    pub jobs: BTreeMap<String, JobConfig>,
+    #[serde(default)]
+    pub store: StoreConfig,
+    #[serde(default)]
+    pub retry: crate::jobs::retry::RetryConfig,
+    #[serde(default)]
+    pub limits: crate::runtime::limits::Limits,
+}
+
+impl Config {
+    /// Reads and checks a configuration file, then applies `PCSYNC_QUALYS_PASSWORD`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut config = Config::parse(&text).map_err(|error| match error {
+            ConfigError::Invalid(message) => ConfigError::Parse {
+                path: path.to_path_buf(),
+                message,
+            },
+            other => other,
+        })?;
+        config.resolve_password(std::env::var(PASSWORD_ENV).ok())?;
+        Ok(config)
+    }
+
+    /// Parses configuration text and checks it; no environment is read.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let config: Config =
+            toml::from_str(text).map_err(|error| ConfigError::Invalid(error.to_string()))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Applies the password override, else reads `password_file` when `password` is empty.
+    pub fn resolve_password(&mut self, from_env: Option<String>) -> Result<(), ConfigError> {
+        if let Some(password) = from_env.filter(|value| !value.is_empty()) {
+            self.qualys.password = Secret::new(password);
+            return Ok(());
+        }
+        if self.qualys.password.is_empty()
+            && let Some(path) = &self.qualys.password_file
+        {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::PasswordFile {
+                path: path.clone(),
+                source,
+            })?;
+            let line = text.lines().next().unwrap_or("").trim_end_matches('\r');
+            self.qualys.password = Secret::new(line);
+        }
+        Ok(())
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        for (id, job) in &self.jobs {
+            id.parse::<JobId>()
+                .map_err(|error| ConfigError::Invalid(format!("[jobs.{id}]: {error}")))?;
+            if let Some(start_time) = &job.start_time {
+                crate::time::parse_utc(start_time).map_err(|error| {
+                    ConfigError::Invalid(format!("[jobs.{id}] start_time: {error}"))
+                })?;
+            }
+        }
+        for (name, url) in [
+            ("api_url", &self.qualys.api_url),
+            ("gateway_url", &self.qualys.gateway_url),
+        ] {
+            if !url.is_empty() {
+                check_base_url(url)
+                    .map_err(|message| ConfigError::Invalid(format!("qualys.{name}: {message}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The section of one job; empty when the file has none.
+    pub fn job(&self, job: JobId) -> JobConfig {
+        self.jobs.get(job.as_str()).cloned().unwrap_or_default()
+    }
+
+    /// Whether a job is active: the file's `active`, else the job's default.
+    pub fn job_active(&self, job: JobId) -> bool {
+        self.job(job).active.unwrap_or(job.active_by_default())
+    }
+
+    /// A job parameter as text, as components receive it.
+    pub fn job_parameter(&self, job: JobId, name: &str) -> Option<String> {
+        let value = self.jobs.get(job.as_str())?.parameters.get(name)?;
+        Some(match value {
+            toml::Value::String(text) => text.clone(),
+            other => other.to_string(),
+        })
+    }
+}
+
+fn check_base_url(text: &str) -> Result<(), String> {
+    let url = url::Url::parse(text).map_err(|error| format!("`{text}` is not a URL: {error}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("`{text}` must start with https://"));
+    }
+    if url.host_str().is_none() {
+        return Err(format!("`{text}` has no host name"));
+    }
+    if url.query().is_some() || url.path() != "/" {
+        return Err(format!(
+            "`{text}` must be a base URL without path or query, for example https://qualysapi.qg2.apps.qualys.com"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_debug_hides_value() {
+        let secret = Secret::new("hunter2");
+        assert_eq!(format!("{secret:?}"), "Secret(***)");
+    }
+
+    #[test]
+    fn job_parameters_are_flat_keys() {
+        let config = Config::parse(
+            r#"
+            [qualys]
+            api_url = "https://qualysapi.example.com"
+            username = "u"
+            password = "p"
+
+            [jobs.pc-policies]
+            active = true
+            api_version = "4.0"
+            truncation_limit = 500
+            "#,
+        )
+        .unwrap();
+        assert_eq!(
+            config.job_parameter(JobId::PcPolicies, "api_version"),
+            Some("4.0".into())
+        );
+        assert_eq!(
+            config.job_parameter(JobId::PcPolicies, "truncation_limit"),
+            Some("500".into())
+        );
+        assert!(config.job_active(JobId::PcPolicies));
+        assert!(!config.job_active(JobId::PcrsTestResults));
+    }
+
+    #[test]
+    fn unknown_job_section_is_rejected() {
+        let error = Config::parse("[jobs.pc-polices]\nactive = true\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("pc-polices"), "{error}");
+    }
+
+    #[test]
+    fn base_url_with_path_is_rejected() {
+        let error = Config::parse("[qualys]\napi_url = \"https://q.example.com/api/2.0\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("api_url"), "{error}");
+    }
+
+    #[test]
+    fn environment_password_wins() {
+        let mut config = Config::parse("[qualys]\npassword = \"file\"\n").unwrap();
+        config.resolve_password(Some("env".into())).unwrap();
+        assert_eq!(config.qualys.password.expose(), "env");
+    }
+}

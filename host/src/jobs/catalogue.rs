@@ -1,0 +1,134 @@
+//! The nine jobs of the Qualys integration, with the ids pcsync uses and the display names of the
+//! ServiceNow integration.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// One of the nine scheduled jobs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum JobId {
+    PcPolicies,
+    PcPolicyDetails,
+    PcControls,
+    PcResults,
+    PcComprehensiveResults,
+    PcrsPolicyHosts,
+    PcrsTestResults,
+    PcrsComprehensivePolicyHosts,
+    PcrsComprehensiveTestResults,
+}
+
+/// Which result pipeline a job belongs to; at most one pipeline is active at a time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pipeline {
+    /// Policies, Policies Detail and Controls feed both pipelines.
+    Shared,
+    /// PC Results and PC Comprehensive Results.
+    Classic,
+    /// The four PCRS jobs.
+    Pcrs,
+}
+
+impl JobId {
+    /// Every job, in the order the chain runs them.
+    pub const ALL: [JobId; 9] = [
+        JobId::PcPolicies,
+        JobId::PcPolicyDetails,
+        JobId::PcControls,
+        JobId::PcResults,
+        JobId::PcComprehensiveResults,
+        JobId::PcrsPolicyHosts,
+        JobId::PcrsTestResults,
+        JobId::PcrsComprehensivePolicyHosts,
+        JobId::PcrsComprehensiveTestResults,
+    ];
+
+    /// The id used in the CLI, the configuration and file names, for example `pc-policies`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobId::PcPolicies => "pc-policies",
+            JobId::PcPolicyDetails => "pc-policy-details",
+            JobId::PcControls => "pc-controls",
+            JobId::PcResults => "pc-results",
+            JobId::PcComprehensiveResults => "pc-comprehensive-results",
+            JobId::PcrsPolicyHosts => "pcrs-policy-hosts",
+            JobId::PcrsTestResults => "pcrs-test-results",
+            JobId::PcrsComprehensivePolicyHosts => "pcrs-comprehensive-policy-hosts",
+            JobId::PcrsComprehensiveTestResults => "pcrs-comprehensive-test-results",
+        }
+    }
+
+    /// The job's name in the ServiceNow integration.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            JobId::PcPolicies => "Qualys PC Policies",
+            JobId::PcPolicyDetails => "Qualys PC Policies Detail",
+            JobId::PcControls => "Qualys PC Controls",
+            JobId::PcResults => "Qualys PC Results",
+            JobId::PcComprehensiveResults => "Qualys PC Comprehensive Results",
+            JobId::PcrsPolicyHosts => "Qualys PCRS Policy Host Integration",
+            JobId::PcrsTestResults => "Qualys PCRS Test Results Integration",
+            JobId::PcrsComprehensivePolicyHosts => {
+                "Qualys Comprehensive PCRS Policy Host Integration"
+            }
+            JobId::PcrsComprehensiveTestResults => {
+                "Qualys Comprehensive PCRS Test Results Integration"
+            }
+        }
+    }
+
+    pub fn pipeline(self) -> Pipeline {
+        match self {
+            JobId::PcPolicies | JobId::PcPolicyDetails | JobId::PcControls => Pipeline::Shared,
+            JobId::PcResults | JobId::PcComprehensiveResults => Pipeline::Classic,
+            _ => Pipeline::Pcrs,
+        }
+    }
+
+    /// Whether the job is active when the configuration does not say. The PCRS jobs are
+    /// inactive out of the box, as in the original integration.
+    pub fn active_by_default(self) -> bool {
+        self.pipeline() != Pipeline::Pcrs
+    }
+}
+
+impl fmt::Display for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A job id that is not one of the nine.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown job id `{0}`; expected one of: {list}", list = JobId::ALL.map(JobId::as_str).join(", "))]
+pub struct UnknownJobId(pub String);
+
+impl FromStr for JobId {
+    type Err = UnknownJobId;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        JobId::ALL
+            .into_iter()
+            .find(|job| job.as_str() == text)
+            .ok_or_else(|| UnknownJobId(text.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip() {
+        for job in JobId::ALL {
+            assert_eq!(job.as_str().parse::<JobId>().unwrap(), job);
+        }
+    }
+
+    #[test]
+    fn unknown_id_lists_valid_ones() {
+        let error = "pc-polices".parse::<JobId>().unwrap_err().to_string();
+        assert!(error.contains("pc-polices"), "{error}");
+        assert!(error.contains("pcrs-comprehensive-test-results"), "{error}");
+    }
+}

@@ -1,0 +1,9 @@
+//! The job catalogue and the run loop.
+
+mod catalogue;
+pub mod retry;
+pub mod run;
+mod services;
+
+pub use catalogue::{JobId, Pipeline, UnknownJobId};
+pub use run::RunError;

@@ -1,0 +1,336 @@
+//! The run loop: plan, fetch each request into an import row, process it, save the position.
+
+use std::path::PathBuf;
+
+use chrono::Duration as ChronoDuration;
+use tracing::{info, info_span, warn};
+
+use super::JobId;
+use super::retry::fetch_with_retries;
+use super::services::StoreServices;
+use crate::Pcsync;
+use crate::qualys::FetchError;
+use crate::runtime::bindings::{JobError, RunContext};
+use crate::runtime::page::Page;
+use crate::runtime::{JobInstance, LoadedComponent, RuntimeError};
+use crate::store::{
+    Counts, ImportRow, ImportState, RunRecord, RunState, StoreError, TableName, Trigger,
+};
+
+/// How far back an empty Start Time reaches.
+const DEFAULT_LOOKBACK_DAYS: i64 = 30;
+
+/// Minutes subtracted from Qualys's time when the Start Time advances, so clock drift between
+/// Qualys and this machine cannot lose a change. Job parameter `start_time_overlap_minutes`.
+const DEFAULT_OVERLAP_MINUTES: i64 = 15;
+
+/// Why a run ended in error. The message is stored on the run record.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("Qualys error{}: {text}", code.map(|code| format!(" {code}")).unwrap_or_default())]
+    Qualys { code: Option<u32>, text: String },
+    #[error("{0}")]
+    Job(String),
+    #[error(
+        "Qualys rate limit: retry after {retry_after} (Qualys asked for a wait of {seconds} s, over limits.max_rate_limit_wait_secs)"
+    )]
+    RateLimited { retry_after: String, seconds: u64 },
+}
+
+impl RunError {
+    fn from_job_error(error: JobError) -> RunError {
+        match error {
+            JobError::InvalidPage(text) => RunError::Job(format!("invalid page: {text}")),
+            JobError::Qualys(error) => RunError::Qualys {
+                code: error.code,
+                text: error.text,
+            },
+            JobError::Host(text) => RunError::Job(format!("host call failed: {text}")),
+            JobError::InvalidParameter(text) => {
+                RunError::Job(format!("invalid job parameter: {text}"))
+            }
+        }
+    }
+}
+
+impl Pcsync {
+    /// Runs a job to its end, resuming its unfinished run if a crash left one, and returns the
+    /// run record. A failed run is returned with state error and its message; `Err` means the
+    /// run could not start or its record could not be written.
+    pub fn run_job(&self, job: JobId, trigger: Trigger) -> anyhow::Result<RunRecord> {
+        let component = self.load_component(job)?;
+        let mut run = match self.store().unfinished_run(job)? {
+            Some(run) => {
+                info!(job = %job, run = run.id, pages = run.pages_fetched, "resuming unfinished run");
+                run
+            }
+            None => {
+                let mut run =
+                    self.store()
+                        .create_run(job, trigger, &component.sha256)?;
+                run.start_time = self.resolve_start_time(job, &component)?;
+                self.store().save_run(&run)?;
+                run
+            }
+        };
+
+        let span = info_span!("run", job = %job, run = run.id, component = %&component.sha256[..12]);
+        let _entered = span.enter();
+        info!(trigger = ?run.trigger, start_time = ?run.start_time, "run started");
+
+        let outcome = self.drive(job, &component, &mut run);
+        match outcome {
+            Ok(()) => self.finish(job, &component, &mut run)?,
+            Err(error) => {
+                warn!(error = %error, "run failed");
+                run.state = RunState::Error;
+                run.error = Some(error.to_string());
+            }
+        }
+        run.ended_at = Some(crate::time::format_utc(crate::time::now()));
+        self.store().save_run(&run)?;
+        self.store().flush()?;
+        info!(
+            state = run.state.as_str(),
+            pages = run.pages_fetched,
+            new = run.counts.new,
+            updated = run.counts.updated,
+            unchanged = run.counts.unchanged,
+            inactive = run.counts.inactive,
+            "run ended"
+        );
+        Ok(run)
+    }
+
+    /// The Start Time a new run uses: the stored one, else the configured one, else 30 days
+    /// back (logged, so an empty Start Time never silently imports nothing). None for snapshot
+    /// jobs, which ignore it.
+    fn resolve_start_time(
+        &self,
+        job: JobId,
+        component: &LoadedComponent,
+    ) -> anyhow::Result<Option<String>> {
+        if component.description.snapshot {
+            return Ok(None);
+        }
+        if let Some(stored) = self.store().job_state(job)?.start_time {
+            return Ok(Some(stored));
+        }
+        if let Some(configured) = self.config().job(job).start_time {
+            let time = crate::time::parse_utc(&configured)?;
+            return Ok(Some(crate::time::format_utc(time)));
+        }
+        let default = crate::time::now() - ChronoDuration::days(DEFAULT_LOOKBACK_DAYS);
+        let default = crate::time::format_utc(default);
+        warn!(job = %job, start_time = %default, "Start Time is empty; using {DEFAULT_LOOKBACK_DAYS} days back");
+        Ok(Some(default))
+    }
+
+    fn drive(
+        &self,
+        job: JobId,
+        component: &LoadedComponent,
+        run: &mut RunRecord,
+    ) -> Result<(), RunError> {
+        let services = StoreServices::new(
+            self.store_handle(),
+            self.config_handle(),
+            job,
+            run.id,
+        );
+        let mut instance =
+            self.runtime()
+                .instantiate(component, Box::new(services), &run.id.to_string())?;
+        let context = RunContext {
+            run_id: run.id.to_string(),
+            start_time: run.start_time.clone(),
+        };
+
+        // Pages a crash left fetched but unprocessed come first.
+        for row in self.store().imports_of_run(job, run.id)? {
+            if row.state == ImportState::Fetched {
+                info!(page = row.page, "processing page stored before the interruption");
+                self.process_page(job, &mut instance, run, row)?;
+            }
+        }
+
+        loop {
+            if let Some(request) = run.pending.front().cloned() {
+                run.state = RunState::Retrieving;
+                let page = run.next_page;
+                let attachment = format!("{}/{page:06}.gz", run.id);
+                let path = self.store().attachment_path(&attachment);
+                create_parent(&path)?;
+
+                let response = fetch_with_retries(self, job, run, &request, &path)?;
+                let row = ImportRow {
+                    run_id: run.id,
+                    page,
+                    job: job.as_str().to_string(),
+                    request,
+                    state: ImportState::Fetched,
+                    status: response.status,
+                    headers: response.headers,
+                    attachment,
+                    body_bytes: response.body_bytes,
+                    fetched_at: crate::time::format_utc(crate::time::now()),
+                    processed_at: None,
+                    counts: Counts::default(),
+                    warnings: Vec::new(),
+                    error: None,
+                };
+                run.pending.pop_front();
+                run.next_page += 1;
+                run.pages_fetched += 1;
+                self.store().record_fetched(job, &row, run)?;
+                self.process_page(job, &mut instance, run, row)?;
+            } else if !run.plan_done {
+                let slice = instance
+                    .plan(&context, run.plan_cursor.as_deref())?
+                    .map_err(RunError::from_job_error)?;
+                run.pending.extend(slice.requests);
+                run.plan_done = slice.cursor.is_none();
+                run.plan_cursor = slice.cursor;
+                self.store().save_run(run)?;
+            } else {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Runs the component over one stored page and records the result with the run's new
+    /// position in one transaction.
+    fn process_page(
+        &self,
+        job: JobId,
+        instance: &mut JobInstance,
+        run: &mut RunRecord,
+        mut row: ImportRow,
+    ) -> Result<(), RunError> {
+        let span = info_span!("page", page = row.page);
+        let _entered = span.enter();
+        run.state = RunState::Processing;
+
+        let page = Page::new(
+            self.store().attachment_path(&row.attachment),
+            row.status,
+            row.headers.clone(),
+        );
+        let outcome = instance.process(&row.request, page);
+        let counts = take_counts(instance);
+        let output = match outcome {
+            Ok(Ok(output)) => output,
+            Ok(Err(error)) => {
+                let error = RunError::from_job_error(error);
+                self.mark_page_failed(job, &mut row, &error)?;
+                return Err(error);
+            }
+            Err(error) => {
+                let error = RunError::Runtime(error);
+                self.mark_page_failed(job, &mut row, &error)?;
+                return Err(error);
+            }
+        };
+
+        if run.first_response_datetime.is_none() {
+            run.first_response_datetime = output.response_datetime.clone();
+        }
+        for warning in &output.warnings {
+            warn!(warning = %warning, "page warning");
+        }
+        row.state = ImportState::Processed;
+        row.processed_at = Some(crate::time::format_utc(crate::time::now()));
+        row.counts = counts;
+        row.warnings = output.warnings.clone();
+        run.counts.add(&counts);
+        run.warnings.extend(output.warnings);
+        run.pending.extend(output.follow_ups);
+        self.store().record_processed(job, &row, run)?;
+        self.store().flush()?;
+        info!(
+            new = counts.new,
+            updated = counts.updated,
+            unchanged = counts.unchanged,
+            "page processed"
+        );
+        Ok(())
+    }
+
+    fn mark_page_failed(
+        &self,
+        job: JobId,
+        row: &mut ImportRow,
+        error: &RunError,
+    ) -> Result<(), RunError> {
+        row.state = ImportState::Error;
+        row.error = Some(error.to_string());
+        self.store().save_import(job, row)?;
+        Ok(())
+    }
+
+    /// Ends a successful run: inactivates what a snapshot no longer returned and advances the
+    /// Start Time of a delta job.
+    fn finish(
+        &self,
+        job: JobId,
+        component: &LoadedComponent,
+        run: &mut RunRecord,
+    ) -> anyhow::Result<()> {
+        if component.description.snapshot {
+            for table in &component.description.tables {
+                let table = TableName::from_wit(*table);
+                let count = self.store().inactivate_unseen(table, run.id)?;
+                if count > 0 {
+                    info!(table = table.as_str(), count, "rows no longer returned are now inactive");
+                }
+                run.counts.inactive += count;
+            }
+        } else if let Some(datetime) = &run.first_response_datetime {
+            let overlap = self
+                .config()
+                .job_parameter(job, "start_time_overlap_minutes")
+                .and_then(|text| text.parse::<i64>().ok())
+                .unwrap_or(DEFAULT_OVERLAP_MINUTES);
+            let next = crate::time::parse_utc(datetime)? - ChronoDuration::minutes(overlap);
+            let mut state = self.store().job_state(job)?;
+            state.start_time = Some(crate::time::format_utc(next));
+            self.store().save_job_state(job, &state)?;
+            info!(start_time = ?state.start_time, "Start Time advanced");
+        }
+        run.state = RunState::Complete;
+        Ok(())
+    }
+
+    /// Reads a job's component (drop-in file first, else embedded) and checks it.
+    pub fn load_component(&self, job: JobId) -> anyhow::Result<LoadedComponent> {
+        let (bytes, source) = crate::runtime::registry::component_bytes(self.data_dir(), job)?;
+        let component = self.runtime().load_for_job(&bytes, job.as_str())?;
+        tracing::debug!(job = %job, sha256 = %component.sha256, source = ?source, "component loaded");
+        Ok(component)
+    }
+}
+
+fn take_counts(instance: &mut JobInstance) -> Counts {
+    instance
+        .services()
+        .as_any()
+        .downcast_mut::<StoreServices>()
+        .map(StoreServices::take_page_counts)
+        .unwrap_or_default()
+}
+
+fn create_parent(path: &std::path::Path) -> Result<(), RunError> {
+    let parent = path.parent().map(PathBuf::from).unwrap_or_default();
+    std::fs::create_dir_all(&parent).map_err(|source| {
+        RunError::Store(StoreError::Io {
+            dir: parent,
+            source,
+        })
+    })
+}

@@ -1,0 +1,87 @@
+//! What a running component may reach: the store, through the `JobHost` trait.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::jobs::JobId;
+use crate::runtime::JobHost;
+use crate::runtime::bindings::{PolicyHostId, PolicyRef, Record, ResultKey};
+use crate::store::{Counts, Store};
+
+/// Store access for one run. Counts the changes of the page being processed.
+pub struct StoreServices {
+    store: Arc<Store>,
+    config: Arc<Config>,
+    job: JobId,
+    run_id: u64,
+    page_counts: Counts,
+}
+
+impl StoreServices {
+    pub fn new(store: Arc<Store>, config: Arc<Config>, job: JobId, run_id: u64) -> Self {
+        StoreServices {
+            store,
+            config,
+            job,
+            run_id,
+            page_counts: Counts::default(),
+        }
+    }
+
+    /// The counts since the last call, which starts the next page's counts.
+    pub fn take_page_counts(&mut self) -> Counts {
+        std::mem::take(&mut self.page_counts)
+    }
+}
+
+impl JobHost for StoreServices {
+    fn emit(&mut self, records: Vec<Record>) -> Result<(), String> {
+        for record in records {
+            match self.store.upsert(self.run_id, record) {
+                Ok(change) => self.page_counts.record(change),
+                Err(error) => {
+                    self.page_counts.errors += 1;
+                    return Err(format!("cannot store the record: {error}"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn parameter(&self, name: &str) -> Option<String> {
+        self.config.job_parameter(self.job, name)
+    }
+
+    fn active_policies(
+        &mut self,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<(Vec<PolicyRef>, Option<String>), String> {
+        self.store
+            .active_policies(cursor.as_deref(), limit)
+            .map_err(|error| error.to_string())
+    }
+
+    fn policy_hosts(
+        &mut self,
+        _cursor: Option<String>,
+        _limit: u32,
+    ) -> Result<(Vec<PolicyHostId>, Option<String>), String> {
+        // NOTE: no job that reads the policy to host map is built yet, so the map is not
+        // queried; an empty answer is what a store without PCRS data holds.
+        Ok((Vec::new(), None))
+    }
+
+    fn results_not_passed(
+        &mut self,
+        _cursor: Option<String>,
+        _limit: u32,
+    ) -> Result<(Vec<ResultKey>, Option<String>), String> {
+        // NOTE: no result job is built yet; see `policy_hosts`.
+        Ok((Vec::new(), None))
+    }
+
+    fn as_any(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+}

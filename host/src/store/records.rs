@@ -1,0 +1,352 @@
+//! The compliance tables: upserts by natural key, change counts and snapshot inactivation.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::encoding::{decode, encode};
+use super::{Store, StoreResult};
+use crate::runtime::bindings::{Policy, PolicyRef, Record, ResultKey};
+
+/// The record tables, named as in the ServiceNow integration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TableName {
+    Policy,
+    Test,
+    PolicyTest,
+    Technology,
+    AuthSrc,
+    Citation,
+    Result,
+    Host,
+    PolicyHostId,
+}
+
+impl TableName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TableName::Policy => "sn_vulc_policy",
+            TableName::Test => "sn_vulc_test",
+            TableName::PolicyTest => "sn_vulc_policy_test",
+            TableName::Technology => "sn_vulc_technology",
+            TableName::AuthSrc => "sn_vulc_auth_src",
+            TableName::Citation => "sn_vulc_citation",
+            TableName::Result => "sn_vulc_result",
+            TableName::Host => "sn_sec_cmn_src_ci",
+            TableName::PolicyHostId => "sn_vul_qualys_policy_host_id",
+        }
+    }
+
+    pub fn from_wit(table: crate::runtime::bindings::Table) -> TableName {
+        use crate::runtime::bindings::Table;
+        match table {
+            Table::Policy => TableName::Policy,
+            Table::Test => TableName::Test,
+            Table::PolicyTest => TableName::PolicyTest,
+            Table::Technology => TableName::Technology,
+            Table::AuthSrc => TableName::AuthSrc,
+            Table::Citation => TableName::Citation,
+            Table::TestResult => TableName::Result,
+            Table::Host => TableName::Host,
+            Table::PolicyHostId => TableName::PolicyHostId,
+        }
+    }
+}
+
+/// Per-policy settings an operator makes, kept apart from what Qualys sends.
+const POLICY_FLAGS: &str = "pcsync_policy_flags";
+
+/// What an upsert did to a row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    New,
+    Updated,
+    Unchanged,
+}
+
+/// Row counts of a page or a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub new: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub errors: u64,
+    /// Rows a snapshot run no longer saw, now inactive.
+    pub inactive: u64,
+    /// Work left out on purpose, for example inactive policies a job does not query.
+    pub skipped: u64,
+}
+
+impl Counts {
+    pub fn record(&mut self, change: Change) {
+        match change {
+            Change::New => self.new += 1,
+            Change::Updated => self.updated += 1,
+            Change::Unchanged => self.unchanged += 1,
+        }
+    }
+
+    pub fn add(&mut self, other: &Counts) {
+        self.new += other.new;
+        self.updated += other.updated;
+        self.unchanged += other.unchanged;
+        self.errors += other.errors;
+        self.inactive += other.inactive;
+        self.skipped += other.skipped;
+    }
+}
+
+/// A stored row: the record as the component emitted it plus the store's bookkeeping.
+///
+/// `created_run` and `updated_run` make processing a page twice in the same run count the same:
+/// a row created or updated by this run counts as new or updated again, not as unchanged.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Row<T> {
+    pub data: T,
+    /// False once a full snapshot run no longer returned the row. Rows are never deleted.
+    pub present: bool,
+    pub created_run: u64,
+    pub updated_run: u64,
+    pub last_seen_run: u64,
+    pub created_on: String,
+    pub updated_on: String,
+}
+
+/// A policy row as the CLI and API show it.
+pub type PolicyRow = Row<Policy>;
+
+fn result_key_bytes(key: &ResultKey) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(32 + key.instance.len());
+    for part in [key.policy_id, key.host_id, key.control_id, key.technology_id] {
+        bytes.extend_from_slice(&part.to_be_bytes());
+    }
+    bytes.extend_from_slice(key.instance.as_bytes());
+    bytes
+}
+
+fn pair_key(first: u64, second: u64) -> Vec<u8> {
+    let mut bytes = first.to_be_bytes().to_vec();
+    bytes.extend_from_slice(&second.to_be_bytes());
+    bytes
+}
+
+/// The table and natural key of a record.
+fn locate(record: &Record) -> (TableName, Vec<u8>) {
+    match record {
+        Record::Policy(policy) => (TableName::Policy, policy.id.to_be_bytes().to_vec()),
+        Record::Test(control) => (TableName::Test, control.id.to_be_bytes().to_vec()),
+        Record::PolicyTest(link) => (
+            TableName::PolicyTest,
+            pair_key(link.policy_id, link.control_id),
+        ),
+        Record::Technology(technology) => (
+            TableName::Technology,
+            technology.id.to_be_bytes().to_vec(),
+        ),
+        Record::AuthSrc(source) => (TableName::AuthSrc, source.id.to_be_bytes().to_vec()),
+        Record::Citation(citation) => {
+            let mut key = pair_key(citation.auth_src_id, citation.control_id);
+            key.extend_from_slice(citation.reference.as_bytes());
+            (TableName::Citation, key)
+        }
+        Record::TestResult(result) => (TableName::Result, result_key_bytes(&result.key)),
+        Record::Host(host) => (TableName::Host, host.id.to_be_bytes().to_vec()),
+        Record::PolicyHostId(link) => {
+            let mut key = pair_key(link.policy_id, link.host_id);
+            key.extend_from_slice(&link.subscription_id.to_be_bytes());
+            (TableName::PolicyHostId, key)
+        }
+    }
+}
+
+impl Store {
+    /// Upserts one record by its natural key on behalf of run `run_id`.
+    pub fn upsert(&self, run_id: u64, record: Record) -> StoreResult<Change> {
+        let (table, key) = locate(&record);
+        match record {
+            Record::Policy(data) => self.upsert_row(table, &key, data, run_id),
+            Record::Test(data) => self.upsert_row(table, &key, data, run_id),
+            Record::PolicyTest(data) => self.upsert_row(table, &key, data, run_id),
+            Record::Technology(data) => self.upsert_row(table, &key, data, run_id),
+            Record::AuthSrc(data) => self.upsert_row(table, &key, data, run_id),
+            Record::Citation(data) => self.upsert_row(table, &key, data, run_id),
+            Record::TestResult(data) => self.upsert_row(table, &key, data, run_id),
+            Record::Host(data) => self.upsert_row(table, &key, data, run_id),
+            Record::PolicyHostId(data) => self.upsert_row(table, &key, data, run_id),
+        }
+    }
+
+    fn upsert_row<T>(&self, table: TableName, key: &[u8], data: T, run_id: u64) -> StoreResult<Change>
+    where
+        T: Serialize + DeserializeOwned + PartialEq,
+    {
+        let tree = self.tree(table.as_str())?;
+        let now = crate::time::format_utc(crate::time::now());
+        let existing = tree
+            .get(key)
+            .map_err(|source| self.sled_error(source))?
+            .map(|bytes| decode::<Row<T>>(table.as_str(), &bytes))
+            .transpose()?;
+
+        let (row, change) = match existing {
+            None => (
+                Row {
+                    data,
+                    present: true,
+                    created_run: run_id,
+                    updated_run: run_id,
+                    last_seen_run: run_id,
+                    created_on: now.clone(),
+                    updated_on: now,
+                },
+                Change::New,
+            ),
+            Some(mut row) => {
+                let differs = row.data != data || !row.present;
+                let change = if row.created_run == run_id {
+                    Change::New
+                } else if row.updated_run == run_id || differs {
+                    Change::Updated
+                } else {
+                    Change::Unchanged
+                };
+                if differs {
+                    row.data = data;
+                    row.updated_on = now;
+                }
+                if change == Change::Updated {
+                    row.updated_run = run_id;
+                }
+                row.present = true;
+                row.last_seen_run = run_id;
+                (row, change)
+            }
+        };
+        tree.insert(key, encode(&row))
+            .map_err(|source| self.sled_error(source))?;
+        Ok(change)
+    }
+
+    /// Marks every present row of `table` that run `run_id` did not see as no longer present,
+    /// and returns how many. Called at the end of a successful snapshot run.
+    pub fn inactivate_unseen(&self, table: TableName, run_id: u64) -> StoreResult<u64> {
+        let tree = self.tree(table.as_str())?;
+        let mut count = 0;
+        for entry in tree.iter() {
+            let (key, bytes) = entry.map_err(|source| self.sled_error(source))?;
+            let Some(updated) = mark_unseen(&bytes, run_id, table)? else {
+                continue;
+            };
+            tree.insert(key, updated)
+                .map_err(|source| self.sled_error(source))?;
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    /// The number of rows in a table.
+    pub fn row_count(&self, table: TableName) -> StoreResult<usize> {
+        Ok(self.tree(table.as_str())?.len())
+    }
+
+    /// Every policy row, by id.
+    pub fn policies(&self) -> StoreResult<Vec<PolicyRow>> {
+        let mut rows = Vec::new();
+        for entry in self.tree(TableName::Policy.as_str())?.iter() {
+            let (_, bytes) = entry.map_err(|source| self.sled_error(source))?;
+            rows.push(decode(TableName::Policy.as_str(), &bytes)?);
+        }
+        Ok(rows)
+    }
+
+    pub fn policy(&self, id: u64) -> StoreResult<Option<PolicyRow>> {
+        self.tree(TableName::Policy.as_str())?
+            .get(id.to_be_bytes())
+            .map_err(|source| self.sled_error(source))?
+            .map(|bytes| decode(TableName::Policy.as_str(), &bytes))
+            .transpose()
+    }
+
+    /// Whether an operator disabled the import of a policy's details and results.
+    pub fn policy_import_disabled(&self, id: u64) -> StoreResult<bool> {
+        Ok(self
+            .tree(POLICY_FLAGS)?
+            .get(id.to_be_bytes())
+            .map_err(|source| self.sled_error(source))?
+            .is_some_and(|value| value.first() == Some(&1)))
+    }
+
+    pub fn set_policy_import_disabled(&self, id: u64, disabled: bool) -> StoreResult<()> {
+        self.tree(POLICY_FLAGS)?
+            .insert(id.to_be_bytes(), &[u8::from(disabled)][..])
+            .map_err(|source| self.sled_error(source))?;
+        Ok(())
+    }
+
+    /// Active policies after `cursor` (a policy id), up to `limit`: present in the last
+    /// snapshot and with Qualys status `active`. Import-disabled ones are included with their
+    /// flag so a job can count them as skipped.
+    pub fn active_policies(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<(Vec<PolicyRef>, Option<String>)> {
+        let after = match cursor {
+            None => 0,
+            Some(text) => text.parse::<u64>().map_err(|_| {
+                super::StoreError::Invalid(format!(
+                    "invalid policy cursor `{text}`: expected a policy id"
+                ))
+            })?,
+        };
+        let tree = self.tree(TableName::Policy.as_str())?;
+        let start = after.saturating_add(u64::from(cursor.is_some()));
+        let mut policies = Vec::new();
+        for entry in tree.range(start.to_be_bytes()..) {
+            let (_, bytes) = entry.map_err(|source| self.sled_error(source))?;
+            let row: PolicyRow = decode(TableName::Policy.as_str(), &bytes)?;
+            if !row.present || !row.data.status.eq_ignore_ascii_case("active") {
+                continue;
+            }
+            let id = row.data.id;
+            policies.push(PolicyRef {
+                id: row.data.id,
+                title: row.data.title.clone(),
+                last_evaluated: row.data.last_evaluated.clone(),
+                import_disabled: self.policy_import_disabled(row.data.id)?,
+            });
+            if policies.len() >= limit as usize {
+                return Ok((policies, Some(id.to_string())));
+            }
+        }
+        Ok((policies, None))
+    }
+}
+
+/// The row with `present` cleared when `run_id` did not see it; none when nothing changes.
+fn mark_unseen(bytes: &[u8], run_id: u64, table: TableName) -> StoreResult<Option<Vec<u8>>> {
+    // The row must be decoded with its table's type to be written back unchanged.
+    macro_rules! with_type {
+        ($t:ty) => {{
+            let mut row: Row<$t> = decode(table.as_str(), bytes)?;
+            if !row.present || row.last_seen_run == run_id {
+                return Ok(None);
+            }
+            row.present = false;
+            row.updated_run = run_id;
+            row.updated_on = crate::time::format_utc(crate::time::now());
+            Ok(Some(encode(&row)))
+        }};
+    }
+    use crate::runtime::bindings as wit;
+    match table {
+        TableName::Policy => with_type!(wit::Policy),
+        TableName::Test => with_type!(wit::Control),
+        TableName::PolicyTest => with_type!(wit::PolicyTest),
+        TableName::Technology => with_type!(wit::Technology),
+        TableName::AuthSrc => with_type!(wit::AuthSrc),
+        TableName::Citation => with_type!(wit::Citation),
+        TableName::Result => with_type!(wit::TestResult),
+        TableName::Host => with_type!(wit::ScannedHost),
+        TableName::PolicyHostId => with_type!(wit::PolicyHostId),
+    }
+}
