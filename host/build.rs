@@ -22,9 +22,15 @@ fn main() {
         .to_path_buf();
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
 
-    println!("cargo:rerun-if-changed={}", workspace.join("components").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        workspace.join("components").display()
+    );
     println!("cargo:rerun-if-changed={}", workspace.join("wit").display());
-    println!("cargo:rerun-if-changed={}", workspace.join("Cargo.lock").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        workspace.join("Cargo.lock").display()
+    );
 
     println!("cargo:rerun-if-env-changed={SKIP_VARIABLE}");
     let skip = env::var_os(SKIP_VARIABLE).is_some_and(|value| value == "1");
@@ -50,8 +56,12 @@ fn main() {
             "the component build did not produce {}",
             wasm.display()
         );
-        writeln!(source, "    ({name:?}, include_bytes!({:?})),", wasm.display().to_string())
-            .expect("writing to a String cannot fail");
+        writeln!(
+            source,
+            "    ({name:?}, include_bytes!({:?})),",
+            wasm.display().to_string()
+        )
+        .expect("writing to a String cannot fail");
     }
     source.push_str("];\n");
     std::fs::write(out_dir.join("embedded_components.rs"), source)

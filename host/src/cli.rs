@@ -14,11 +14,21 @@ use crate::{Config, JobId, Pcsync};
 #[command(name = "pcsync", version, about)]
 struct Cli {
     /// Configuration file.
-    #[arg(long, global = true, default_value = "pcsync.toml", env = "PCSYNC_CONFIG")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "pcsync.toml",
+        env = "PCSYNC_CONFIG"
+    )]
     config: PathBuf,
 
     /// Data directory: the store, page attachments and compiled components.
-    #[arg(long, global = true, default_value = "pcsync-data", env = "PCSYNC_DATA_DIR")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "pcsync-data",
+        env = "PCSYNC_DATA_DIR"
+    )]
     data_dir: PathBuf,
 
     /// Log filter, for example `info` or `pcsync=debug`.
@@ -92,7 +102,10 @@ enum Format {
 /// in error or a command failed, 2 for invalid arguments.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log.as_deref(), matches!(cli.command, Command::Demo { .. }));
+    init_logging(
+        cli.log.as_deref(),
+        matches!(cli.command, Command::Demo { .. }),
+    );
     match execute(cli) {
         Ok(code) => code,
         Err(error) => {
@@ -152,10 +165,9 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                     }
                 }
                 RunsCommand::Show { id } => {
-                    let run = pcsync
-                        .store()
-                        .run(id)?
-                        .with_context(|| format!("run {id} not found; `pcsync runs list` lists runs"))?;
+                    let run = pcsync.store().run(id)?.with_context(|| {
+                        format!("run {id} not found; `pcsync runs list` lists runs")
+                    })?;
                     print_run(&run);
                     let job: JobId = run.job.parse()?;
                     for page in pcsync.store().imports_of_run(job, id)? {
@@ -168,7 +180,9 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                             page.counts.new,
                             page.counts.updated,
                             page.counts.unchanged,
-                            page.error.map(|error| format!("  error: {error}")).unwrap_or_default()
+                            page.error
+                                .map(|error| format!("  error: {error}"))
+                                .unwrap_or_default()
                         );
                     }
                 }
@@ -183,7 +197,10 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             match format {
                 Format::Json => print_json(&policies)?,
                 Format::Table => {
-                    println!("{:>10}  {:<8}  {:<8}  {:<20}  title", "id", "status", "present", "last evaluated");
+                    println!(
+                        "{:>10}  {:<8}  {:<8}  {:<20}  title",
+                        "id", "status", "present", "last evaluated"
+                    );
                     for row in policies {
                         println!(
                             "{:>10}  {:<8}  {:<8}  {:<20}  {}",

@@ -165,10 +165,11 @@ impl Config {
         if self.qualys.password.is_empty()
             && let Some(path) = &self.qualys.password_file
         {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::PasswordFile {
-                path: path.clone(),
-                source,
-            })?;
+            let text =
+                std::fs::read_to_string(path).map_err(|source| ConfigError::PasswordFile {
+                    path: path.clone(),
+                    source,
+                })?;
             let line = text.lines().next().unwrap_or("").trim_end_matches('\r');
             self.qualys.password = Secret::new(line);
         }

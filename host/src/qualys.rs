@@ -199,8 +199,8 @@ impl QualysClient {
             _ => return Err(status_error(status, url_text, headers, response)),
         }
 
-        let body_bytes = write_attachment(response, request.gzip, destination).map_err(
-            |error| match error {
+        let body_bytes =
+            write_attachment(response, request.gzip, destination).map_err(|error| match error {
                 AttachmentError::Read(source) => FetchError::Transport {
                     url: url_text.clone(),
                     message: format!("response body cut off: {source}"),
@@ -210,8 +210,7 @@ impl QualysClient {
                     path: destination.display().to_string(),
                     source,
                 },
-            },
-        )?;
+            })?;
         Ok(StoredResponse {
             status,
             headers,
@@ -422,6 +421,9 @@ mod tests {
     fn reads_rate_limit_sample() {
         let body = include_str!("../tests/fixtures/fo_409_SIMPLE_RETURN_1965_rate_limit.xml");
         assert_eq!(element_text(body, "CODE").as_deref(), Some("1965"));
-        assert_eq!(item_value(body, "SECONDS_TO_WAIT").as_deref(), Some("68928"));
+        assert_eq!(
+            item_value(body, "SECONDS_TO_WAIT").as_deref(),
+            Some("68928")
+        );
     }
 }

@@ -104,7 +104,10 @@ pub fn pcsync_binary() -> &'static Path {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut command = Command::new(cargo);
         command.args(["build", "--package", "pcsync", "--bin", "pcsync"]);
-        if profile_dir.file_name().is_some_and(|name| name == "release") {
+        if profile_dir
+            .file_name()
+            .is_some_and(|name| name == "release")
+        {
             command.arg("--release");
         }
         if let Some(target_dir) = profile_dir.parent() {

@@ -38,11 +38,21 @@ fn first_run_follows_every_page() {
         })
         .collect();
     assert_eq!(id_mins.len(), 2, "{requests:?}");
-    assert!(requests[0].query.contains(&("details".into(), "Basic".into())));
-    assert!(requests[0].path.starts_with("/api/5.0/fo/compliance/policy/"));
+    assert!(
+        requests[0]
+            .query
+            .contains(&("details".into(), "Basic".into()))
+    );
+    assert!(
+        requests[0]
+            .path
+            .starts_with("/api/5.0/fo/compliance/policy/")
+    );
 
     let pcsync = setup.open();
-    let expected = setup.simulator.with_dataset(|dataset| dataset.policies.clone());
+    let expected = setup
+        .simulator
+        .with_dataset(|dataset| dataset.policies.clone());
     let stored = pcsync.store().policies().unwrap();
     assert_eq!(stored.len(), expected.len());
     for (row, policy) in stored.iter().zip(&expected) {
@@ -66,7 +76,10 @@ fn second_run_is_unchanged() {
     let output = setup.pcsync(&["run", "pc-policies"]);
     assert_success(&output);
     let text = stdout(&output);
-    assert!(text.contains("new 0  updated 0  unchanged 120  inactive 0"), "{text}");
+    assert!(
+        text.contains("new 0  updated 0  unchanged 120  inactive 0"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -94,7 +107,11 @@ fn changed_data_counts_exactly() {
 
     let pcsync = setup.open();
     for id in removed {
-        let row = pcsync.store().policy(id).unwrap().expect("kept, never deleted");
+        let row = pcsync
+            .store()
+            .policy(id)
+            .unwrap()
+            .expect("kept, never deleted");
         assert!(!row.present, "policy {id} is inactive");
     }
     let (active, _) = pcsync.store().active_policies(None, 1000).unwrap();
@@ -120,7 +137,15 @@ fn returned_again_counts_as_updated() {
         "{}",
         stdout(&output)
     );
-    assert!(setup.open().store().policy(removed.id).unwrap().unwrap().present);
+    assert!(
+        setup
+            .open()
+            .store()
+            .policy(removed.id)
+            .unwrap()
+            .unwrap()
+            .present
+    );
 }
 
 #[test]
@@ -182,7 +207,15 @@ fn pages_are_kept_as_import_rows() {
         total += page.counts.new;
     }
     assert_eq!(total, 60, "page counts add up to the run's");
-    assert!(pcsync.store().run(run.id).unwrap().unwrap().pending.is_empty());
+    assert!(
+        pcsync
+            .store()
+            .run(run.id)
+            .unwrap()
+            .unwrap()
+            .pending
+            .is_empty()
+    );
 }
 
 #[test]

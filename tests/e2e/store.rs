@@ -12,7 +12,10 @@ fn second_process_names_the_holder() {
     assert!(!output.status.success());
     let text = stderr(&output);
     assert!(text.contains("in use by another pcsync process"), "{text}");
-    assert!(text.contains(&format!("pid {}", std::process::id())), "{text}");
+    assert!(
+        text.contains(&format!("pid {}", std::process::id())),
+        "{text}"
+    );
     drop(holder);
 
     assert_success(&setup.pcsync(&["run", "pc-policies"]));

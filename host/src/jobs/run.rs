@@ -71,16 +71,15 @@ impl Pcsync {
                 run
             }
             None => {
-                let mut run =
-                    self.store()
-                        .create_run(job, trigger, &component.sha256)?;
+                let mut run = self.store().create_run(job, trigger, &component.sha256)?;
                 run.start_time = self.resolve_start_time(job, &component)?;
                 self.store().save_run(&run)?;
                 run
             }
         };
 
-        let span = info_span!("run", job = %job, run = run.id, component = %&component.sha256[..12]);
+        let span =
+            info_span!("run", job = %job, run = run.id, component = %&component.sha256[..12]);
         let _entered = span.enter();
         info!(trigger = ?run.trigger, start_time = ?run.start_time, "run started");
 
@@ -138,12 +137,7 @@ impl Pcsync {
         component: &LoadedComponent,
         run: &mut RunRecord,
     ) -> Result<(), RunError> {
-        let services = StoreServices::new(
-            self.store_handle(),
-            self.config_handle(),
-            job,
-            run.id,
-        );
+        let services = StoreServices::new(self.store_handle(), self.config_handle(), job, run.id);
         let mut instance =
             self.runtime()
                 .instantiate(component, Box::new(services), &run.id.to_string())?;
@@ -155,7 +149,10 @@ impl Pcsync {
         // Pages a crash left fetched but unprocessed come first.
         for row in self.store().imports_of_run(job, run.id)? {
             if row.state == ImportState::Fetched {
-                info!(page = row.page, "processing page stored before the interruption");
+                info!(
+                    page = row.page,
+                    "processing page stored before the interruption"
+                );
                 self.process_page(job, &mut instance, run, row)?;
             }
         }
@@ -287,7 +284,10 @@ impl Pcsync {
                 let table = TableName::from_wit(*table);
                 let count = self.store().inactivate_unseen(table, run.id)?;
                 if count > 0 {
-                    info!(table = table.as_str(), count, "rows no longer returned are now inactive");
+                    info!(
+                        table = table.as_str(),
+                        count, "rows no longer returned are now inactive"
+                    );
                 }
                 run.counts.inactive += count;
             }

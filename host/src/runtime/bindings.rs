@@ -13,9 +13,9 @@ wasmtime::component::bindgen!({
     imports: { default: trappable },
 });
 
-pub use exports::pcsync::job::job::{Guest, GuestIndices};
-pub use pcsync::job::host::Level;
-pub use pcsync::job::types::*;
+pub use self::exports::pcsync::job::job::{Guest, GuestIndices};
+pub use self::pcsync::job::host::Level;
+pub use self::pcsync::job::types::*;
 
 /// The contract version this host implements, as written in `wit/job.wit`.
 pub const WIT_VERSION: &str = "1.0.0";

@@ -104,7 +104,11 @@ impl host::Host for HostState {
             self.logs_dropped += 1;
             return Ok(());
         }
-        let (job, run, component) = (&self.job, &self.run_id, &self.sha256[..12.min(self.sha256.len())]);
+        let (job, run, component) = (
+            &self.job,
+            &self.run_id,
+            &self.sha256[..12.min(self.sha256.len())],
+        );
         match level {
             Level::Trace => tracing::trace!(job, run, component, "{message}"),
             Level::Debug => tracing::debug!(job, run, component, "{message}"),

@@ -259,7 +259,9 @@ impl Runtime {
 
     fn engine_hash(&self) -> String {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        self.engine.precompile_compatibility_hash().hash(&mut hasher);
+        self.engine
+            .precompile_compatibility_hash()
+            .hash(&mut hasher);
         format!("{:016x}", hasher.finish())
     }
 }
@@ -283,11 +285,7 @@ fn write_cache(cache_dir: &Path, path: &Path, component: &Component) -> anyhow::
 
 /// Reads the `pcsync:job` version a component was built against from its import and export
 /// names, before anything of it runs.
-fn check_version(
-    engine: &Engine,
-    component: &Component,
-    sha256: &str,
-) -> Result<(), RuntimeError> {
+fn check_version(engine: &Engine, component: &Component, sha256: &str) -> Result<(), RuntimeError> {
     let component_type = component.component_type();
     let prefix = format!("{}/", bindings::WIT_PACKAGE);
     let names: Vec<String> = component_type

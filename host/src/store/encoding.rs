@@ -24,7 +24,9 @@ pub fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> StoreResult<T> {
         message,
     };
     match bytes.split_first() {
-        Some((&VERSION, rest)) => postcard::from_bytes(rest).map_err(|error| decode_error(error.to_string())),
+        Some((&VERSION, rest)) => {
+            postcard::from_bytes(rest).map_err(|error| decode_error(error.to_string()))
+        }
         Some((version, _)) => Err(decode_error(format!("unknown encoding version {version}"))),
         None => Err(decode_error("empty value".into())),
     }

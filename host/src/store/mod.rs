@@ -25,10 +25,7 @@ pub enum StoreError {
         source: std::io::Error,
     },
     #[error("store error in {dir}: {source}")]
-    Sled {
-        dir: PathBuf,
-        source: sled::Error,
-    },
+    Sled { dir: PathBuf, source: sled::Error },
     #[error(
         "a stored {what} cannot be decoded ({message}); it was written by an incompatible pcsync version"
     )]
@@ -87,7 +84,9 @@ impl Store {
     }
 
     pub(crate) fn tree(&self, name: &str) -> StoreResult<sled::Tree> {
-        self.db.open_tree(name).map_err(|source| self.sled_error(source))
+        self.db
+            .open_tree(name)
+            .map_err(|source| self.sled_error(source))
     }
 
     pub(crate) fn sled_error(&self, source: sled::Error) -> StoreError {
@@ -160,8 +159,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let _first = Store::open(dir.path(), 8).unwrap();
         let error = Store::open(dir.path(), 8).err().unwrap().to_string();
-        assert!(error.contains("in use by another pcsync process"), "{error}");
-        assert!(error.contains(&format!("pid {}", std::process::id())), "{error}");
+        assert!(
+            error.contains("in use by another pcsync process"),
+            "{error}"
+        );
+        assert!(
+            error.contains(&format!("pid {}", std::process::id())),
+            "{error}"
+        );
     }
 
     #[test]

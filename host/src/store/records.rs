@@ -116,7 +116,12 @@ pub type PolicyRow = Row<Policy>;
 
 fn result_key_bytes(key: &ResultKey) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(32 + key.instance.len());
-    for part in [key.policy_id, key.host_id, key.control_id, key.technology_id] {
+    for part in [
+        key.policy_id,
+        key.host_id,
+        key.control_id,
+        key.technology_id,
+    ] {
         bytes.extend_from_slice(&part.to_be_bytes());
     }
     bytes.extend_from_slice(key.instance.as_bytes());
@@ -138,10 +143,9 @@ fn locate(record: &Record) -> (TableName, Vec<u8>) {
             TableName::PolicyTest,
             pair_key(link.policy_id, link.control_id),
         ),
-        Record::Technology(technology) => (
-            TableName::Technology,
-            technology.id.to_be_bytes().to_vec(),
-        ),
+        Record::Technology(technology) => {
+            (TableName::Technology, technology.id.to_be_bytes().to_vec())
+        }
         Record::AuthSrc(source) => (TableName::AuthSrc, source.id.to_be_bytes().to_vec()),
         Record::Citation(citation) => {
             let mut key = pair_key(citation.auth_src_id, citation.control_id);
@@ -175,7 +179,13 @@ impl Store {
         }
     }
 
-    fn upsert_row<T>(&self, table: TableName, key: &[u8], data: T, run_id: u64) -> StoreResult<Change>
+    fn upsert_row<T>(
+        &self,
+        table: TableName,
+        key: &[u8],
+        data: T,
+        run_id: u64,
+    ) -> StoreResult<Change>
     where
         T: Serialize + DeserializeOwned + PartialEq,
     {
@@ -348,5 +358,79 @@ fn mark_unseen(bytes: &[u8], run_id: u64, table: TableName) -> StoreResult<Optio
         TableName::Result => with_type!(wit::TestResult),
         TableName::Host => with_type!(wit::ScannedHost),
         TableName::PolicyHostId => with_type!(wit::PolicyHostId),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::bindings::Stamp;
+
+    fn policy(id: u64, title: &str) -> Record {
+        Record::Policy(Policy {
+            id,
+            title: title.into(),
+            created: Stamp {
+                datetime: None,
+                by: None,
+            },
+            last_modified: Stamp {
+                datetime: None,
+                by: None,
+            },
+            last_evaluated: None,
+            status: "active".into(),
+            locked: false,
+            technology_ids: Vec::new(),
+            source: Vec::new(),
+        })
+    }
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 8).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn same_page_twice_counts_the_same() {
+        let (_dir, store) = store();
+        assert_eq!(store.upsert(1, policy(7, "a")).unwrap(), Change::New);
+        assert_eq!(store.upsert(1, policy(7, "a")).unwrap(), Change::New);
+
+        assert_eq!(store.upsert(2, policy(7, "b")).unwrap(), Change::Updated);
+        assert_eq!(store.upsert(2, policy(7, "b")).unwrap(), Change::Updated);
+
+        assert_eq!(store.upsert(3, policy(7, "b")).unwrap(), Change::Unchanged);
+        assert_eq!(store.row_count(TableName::Policy).unwrap(), 1);
+    }
+
+    #[test]
+    fn unseen_rows_become_inactive_once() {
+        let (_dir, store) = store();
+        store.upsert(1, policy(1, "a")).unwrap();
+        store.upsert(1, policy(2, "b")).unwrap();
+        store.upsert(2, policy(1, "a")).unwrap();
+
+        assert_eq!(store.inactivate_unseen(TableName::Policy, 2).unwrap(), 1);
+        assert_eq!(store.inactivate_unseen(TableName::Policy, 2).unwrap(), 0);
+        assert!(!store.policy(2).unwrap().unwrap().present);
+        assert!(store.policy(1).unwrap().unwrap().present);
+    }
+
+    #[test]
+    fn active_policies_page_by_cursor() {
+        let (_dir, store) = store();
+        for id in 1..=5 {
+            store.upsert(1, policy(id, "p")).unwrap();
+        }
+        store.set_policy_import_disabled(3, true).unwrap();
+
+        let (first, cursor) = store.active_policies(None, 2).unwrap();
+        assert_eq!(first.iter().map(|p| p.id).collect::<Vec<_>>(), [1, 2]);
+        let (rest, cursor) = store.active_policies(cursor.as_deref(), 10).unwrap();
+        assert_eq!(rest.iter().map(|p| p.id).collect::<Vec<_>>(), [3, 4, 5]);
+        assert!(cursor.is_none());
+        assert!(rest[0].import_disabled);
     }
 }

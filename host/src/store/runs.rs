@@ -234,7 +234,12 @@ impl Store {
         self.write_import_and_run(job, row, run)
     }
 
-    fn write_import_and_run(&self, job: JobId, row: &ImportRow, run: &RunRecord) -> StoreResult<()> {
+    fn write_import_and_run(
+        &self,
+        job: JobId,
+        row: &ImportRow,
+        run: &RunRecord,
+    ) -> StoreResult<()> {
         use sled::Transactional;
 
         let imports = self.tree(import_table(job))?;
@@ -267,7 +272,10 @@ impl Store {
     /// The import rows of one run, in page order.
     pub fn imports_of_run(&self, job: JobId, run_id: u64) -> StoreResult<Vec<ImportRow>> {
         let mut rows = Vec::new();
-        for entry in self.tree(import_table(job))?.scan_prefix(run_id.to_be_bytes()) {
+        for entry in self
+            .tree(import_table(job))?
+            .scan_prefix(run_id.to_be_bytes())
+        {
             let (_, bytes) = entry.map_err(|source| self.sled_error(source))?;
             let row: ImportRow = decode("import row", &bytes)?;
             if row.job == job.as_str() {
