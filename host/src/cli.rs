@@ -68,6 +68,43 @@ enum Command {
         #[command(subcommand)]
         command: PoliciesCommand,
     },
+    /// Shows controls.
+    Controls {
+        #[command(subcommand)]
+        command: ControlsCommand,
+    },
+    /// Installs, lists and rolls back drop-in job components.
+    Components {
+        #[command(subcommand)]
+        command: ComponentsCommand,
+    },
+    /// Works with stored pages (import rows).
+    Imports {
+        #[command(subcommand)]
+        command: ImportsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ComponentsCommand {
+    /// Checks a component file (contract version, describe, pinning, a smoke test on the job's
+    /// newest stored page) and installs it for its job, keeping the file it replaces.
+    Install { file: PathBuf },
+    /// Restores the component the last install replaced.
+    Rollback { job: JobId },
+    /// Shows which component each job uses.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportsCommand {
+    /// Runs the job's current component over stored pages without calling Qualys.
+    Reprocess {
+        job: JobId,
+        /// The run whose pages to process; default the newest run with stored pages.
+        #[arg(long = "run")]
+        run_id: Option<u64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,16 +121,39 @@ enum RunsCommand {
 }
 
 #[derive(Debug, Subcommand)]
-enum PoliciesCommand {
+pub(crate) enum PoliciesCommand {
     /// Lists stored policies.
     List {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Shows one policy with its sections and controls, each with its criticality in this
+    /// policy.
+    Show {
+        id: u64,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Stops the Detail and Results jobs from importing this policy.
+    DisableImport { id: u64 },
+    /// Lets the Detail and Results jobs import this policy again.
+    EnableImport { id: u64 },
+}
+
+#[derive(Debug, Subcommand)]
+enum ControlsCommand {
+    /// Lists stored controls.
+    List {
+        /// Only the controls of this policy, with their criticality in it.
+        #[arg(long)]
+        policy: Option<u64>,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
-enum Format {
+pub(crate) enum Format {
     Table,
     Json,
 }
@@ -122,6 +182,7 @@ fn init_logging(filter: Option<&str>, quiet: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 
@@ -189,30 +250,75 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Policies {
-            command: PoliciesCommand::List { format },
-        } => {
+        Command::Components { command } => {
             let pcsync = open(&cli.config, &cli.data_dir)?;
-            let policies = pcsync.store().policies()?;
-            match format {
-                Format::Json => print_json(&policies)?,
-                Format::Table => {
+            match command {
+                ComponentsCommand::Install { file } => {
+                    let installed = pcsync.install_component(&file)?;
                     println!(
-                        "{:>10}  {:<8}  {:<8}  {:<20}  title",
-                        "id", "status", "present", "last evaluated"
+                        "installed component {} (version {}) for job {} at {}",
+                        installed.sha256,
+                        installed.component_version,
+                        installed.job,
+                        installed.path.display()
                     );
-                    for row in policies {
+                    match installed.smoke_test {
+                        Some(counts) => println!(
+                            "smoke test on the newest stored page: new {}  updated {}  unchanged {}",
+                            counts.new, counts.updated, counts.unchanged
+                        ),
+                        None => println!("no stored page yet: smoke test skipped"),
+                    }
+                    if let Some(previous) = installed.previous {
+                        println!("previous component kept as {}", previous.display());
+                    }
+                }
+                ComponentsCommand::Rollback { job } => {
+                    let sha256 = pcsync.rollback_component(job)?;
+                    println!("job {job} uses component {sha256} again");
+                }
+                ComponentsCommand::List => {
+                    for info in pcsync.components() {
+                        let source = match &info.source {
+                            None => "none".to_string(),
+                            Some(crate::runtime::registry::Source::Embedded) => "embedded".into(),
+                            Some(crate::runtime::registry::Source::DropIn(path)) => {
+                                path.display().to_string()
+                            }
+                        };
                         println!(
-                            "{:>10}  {:<8}  {:<8}  {:<20}  {}",
-                            row.data.id,
-                            row.data.status,
-                            row.present,
-                            row.data.last_evaluated.as_deref().unwrap_or("never"),
-                            row.data.title
+                            "{:<34} {:<10} {}  {}{}",
+                            info.job.as_str(),
+                            info.component_version.as_deref().unwrap_or("-"),
+                            info.sha256.as_deref().unwrap_or("-"),
+                            source,
+                            info.error
+                                .map(|error| format!("  error: {error}"))
+                                .unwrap_or_default()
                         );
                     }
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Imports {
+            command: ImportsCommand::Reprocess { job, run_id },
+        } => {
+            let pcsync = open(&cli.config, &cli.data_dir)?;
+            let run = pcsync.reprocess(job, run_id)?;
+            print_run(&run);
+            Ok(exit_code(&run))
+        }
+        Command::Policies { command } => {
+            let pcsync = open(&cli.config, &cli.data_dir)?;
+            crate::cli_views::policies(&pcsync, command)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Controls {
+            command: ControlsCommand::List { policy, format },
+        } => {
+            let pcsync = open(&cli.config, &cli.data_dir)?;
+            crate::cli_views::controls(&pcsync, policy, format)?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -232,7 +338,7 @@ fn open(config: &std::path::Path, data_dir: &std::path::Path) -> anyhow::Result<
     Pcsync::open(config, data_dir)
 }
 
-fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }

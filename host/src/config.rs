@@ -57,7 +57,7 @@ impl fmt::Debug for Secret {
 }
 
 /// The `[qualys]` section.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QualysConfig {
     /// Base URL of the classic API, for example `https://qualysapi.qg2.apps.qualys.com`.
@@ -76,10 +76,36 @@ pub struct QualysConfig {
     /// Seconds to wait for a connection and for each read of a response; default 120.
     #[serde(default = "default_timeout_secs")]
     pub timeout_secs: u64,
+    /// Requests to the classic API in flight at once, across all jobs; default 2. Qualys
+    /// subscriptions often allow few concurrent calls, and a 1960 refusal costs a retry.
+    #[serde(default = "default_max_in_flight")]
+    pub classic_max_in_flight: usize,
+    /// Requests to the gateway API in flight at once, across all jobs; default 2.
+    #[serde(default = "default_max_in_flight")]
+    pub gateway_max_in_flight: usize,
+}
+
+fn default_max_in_flight() -> usize {
+    2
 }
 
 fn default_timeout_secs() -> u64 {
     120
+}
+
+impl Default for QualysConfig {
+    fn default() -> Self {
+        QualysConfig {
+            api_url: String::new(),
+            gateway_url: String::new(),
+            username: String::new(),
+            password: Secret::default(),
+            password_file: None,
+            timeout_secs: default_timeout_secs(),
+            classic_max_in_flight: default_max_in_flight(),
+            gateway_max_in_flight: default_max_in_flight(),
+        }
+    }
 }
 
 /// One `[jobs.<id>]` section. Keys other than `active` and `start_time` are job parameters.
@@ -100,6 +126,14 @@ pub struct StoreConfig {
     /// import of millions of results fast without growing with the data.
     #[serde(default = "default_cache_mib")]
     pub cache_mib: u64,
+    /// Days processed import rows and their page files are kept, for reprocessing; default 7.
+    /// Unprocessed rows are kept until processed.
+    #[serde(default = "default_keep_imports_days")]
+    pub keep_imports_days: u64,
+}
+
+fn default_keep_imports_days() -> u64 {
+    7
 }
 
 fn default_cache_mib() -> u64 {
@@ -110,6 +144,7 @@ impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             cache_mib: default_cache_mib(),
+            keep_imports_days: default_keep_imports_days(),
         }
     }
 }
@@ -128,6 +163,18 @@ pub struct Config {
     pub retry: crate::jobs::retry::RetryConfig,
     #[serde(default)]
     pub limits: crate::runtime::limits::Limits,
+    /// `[components.<job-id>]`: which drop-in components may load.
+    #[serde(default)]
+    pub components: BTreeMap<String, ComponentPolicy>,
+}
+
+/// The `[components.<job-id>]` section.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComponentPolicy {
+    /// When not empty, a drop-in component whose sha256 (hex) is not listed is refused.
+    #[serde(default)]
+    pub allowed_sha256: Vec<String>,
 }
 
 impl Config {
@@ -186,6 +233,10 @@ impl Config {
                 })?;
             }
         }
+        for id in self.components.keys() {
+            id.parse::<JobId>()
+                .map_err(|error| ConfigError::Invalid(format!("[components.{id}]: {error}")))?;
+        }
         for (name, url) in [
             ("api_url", &self.qualys.api_url),
             ("gateway_url", &self.qualys.gateway_url),
@@ -206,6 +257,24 @@ impl Config {
     /// Whether a job is active: the file's `active`, else the job's default.
     pub fn job_active(&self, job: JobId) -> bool {
         self.job(job).active.unwrap_or(job.active_by_default())
+    }
+
+    /// Checks a drop-in component's sha256 against `[components.<job-id>] allowed_sha256`.
+    pub fn check_component_allowed(&self, job: JobId, sha256: &str) -> Result<(), String> {
+        let Some(policy) = self.components.get(job.as_str()) else {
+            return Ok(());
+        };
+        if policy.allowed_sha256.is_empty()
+            || policy
+                .allowed_sha256
+                .iter()
+                .any(|allowed| allowed.eq_ignore_ascii_case(sha256))
+        {
+            return Ok(());
+        }
+        Err(format!(
+            "component for job {job} with sha256 {sha256} is not in [components.{job}] allowed_sha256; add the hash there to allow it"
+        ))
     }
 
     /// A job parameter as text, as components receive it.

@@ -9,8 +9,12 @@ use crate::config::{Config, QualysConfig, Secret};
 use crate::store::{RunRecord, RunState, Trigger};
 use crate::{JobId, Pcsync};
 
-/// Runs PC Policies twice against a fresh simulator: a first import, then a second run after
-/// the simulated subscription changed (one policy retitled, one deleted), and prints the counts.
+/// The jobs the demo runs, in the order the chain runs them.
+const CHAIN: [JobId; 3] = [JobId::PcPolicies, JobId::PcPolicyDetails, JobId::PcControls];
+
+/// Runs the policy chain (Policies, then Policies Detail and Controls) twice against a fresh
+/// simulator: a first import, then again after the simulated subscription changed (one policy
+/// retitled, one deleted), and prints each job's counts.
 pub fn run(policies: usize, page_size: usize) -> anyhow::Result<ExitCode> {
     let username = "demo";
     let password = "demo-password";
@@ -41,11 +45,14 @@ pub fn run(policies: usize, page_size: usize) -> anyhow::Result<ExitCode> {
     );
     println!("data directory {}\n", data_dir.path().display());
     println!(
-        "{:<28} {:<10} {:>5} {:>6} {:>8} {:>10} {:>9} {:>8}",
+        "{:<46} {:<10} {:>5} {:>6} {:>8} {:>10} {:>9} {:>8}",
         "run", "state", "pages", "new", "updated", "unchanged", "inactive", "seconds"
     );
 
-    let first = timed_run(&pcsync, "first import")?;
+    let mut runs = Vec::new();
+    for job in CHAIN {
+        runs.push(timed_run(&pcsync, job, "first import")?);
+    }
 
     simulator.with_dataset(|dataset| {
         if let Some(policy) = dataset.policies.first_mut() {
@@ -55,13 +62,18 @@ pub fn run(policies: usize, page_size: usize) -> anyhow::Result<ExitCode> {
             dataset.policies.remove(1);
         }
     });
-    let second = timed_run(&pcsync, "after one edit, one delete")?;
+    for job in CHAIN {
+        runs.push(timed_run(&pcsync, job, "after one edit, one delete")?);
+    }
 
-    let ok = [first, second]
-        .iter()
-        .all(|run| run.state == RunState::Complete);
+    let ok = runs.iter().all(|run| run.state == RunState::Complete);
     println!(
-        "\npolicies stored: {} ({} no longer returned, kept as inactive)",
+        "\ncontrols stored: {}; technologies stored: {}",
+        pcsync.store().controls()?.len(),
+        pcsync.store().technologies()?.len()
+    );
+    println!(
+        "policies stored: {} ({} no longer returned, kept as inactive)",
         pcsync.store().policies()?.len(),
         pcsync
             .store()
@@ -77,12 +89,12 @@ pub fn run(policies: usize, page_size: usize) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn timed_run(pcsync: &Pcsync, label: &str) -> anyhow::Result<RunRecord> {
+fn timed_run(pcsync: &Pcsync, job: JobId, label: &str) -> anyhow::Result<RunRecord> {
     let started = Instant::now();
-    let run = pcsync.run_job(JobId::PcPolicies, Trigger::Manual)?;
+    let run = pcsync.run_job(job, Trigger::Manual)?;
     println!(
-        "{:<28} {:<10} {:>5} {:>6} {:>8} {:>10} {:>9} {:>8.2}",
-        format!("{} ({label})", JobId::PcPolicies),
+        "{:<46} {:<10} {:>5} {:>6} {:>8} {:>10} {:>9} {:>8.2}",
+        format!("{job} ({label})"),
         run.state.as_str(),
         run.pages_fetched,
         run.counts.new,

@@ -7,6 +7,8 @@
 //! [`Pcsync::run_job`].
 
 pub mod cli;
+mod cli_views;
+pub mod components;
 pub mod config;
 pub mod demo;
 pub mod jobs;
@@ -40,7 +42,10 @@ impl Pcsync {
     pub fn open(config: Config, data_dir: &Path) -> anyhow::Result<Pcsync> {
         let store = Store::open(data_dir, config.store.cache_mib)?;
         let runtime = Runtime::new(Some(data_dir.join("cache")), config.limits.clone())?;
-        let client = QualysClient::new(&config.qualys)?;
+        let mut client = QualysClient::new(&config.qualys)?;
+        client.set_max_pause(std::time::Duration::from_secs(
+            config.retry.max_rate_limit_wait_secs,
+        ));
         Ok(Pcsync {
             config: Arc::new(config),
             data_dir: data_dir.to_path_buf(),

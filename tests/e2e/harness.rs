@@ -53,15 +53,28 @@ impl Setup {
         self.dir.path().join("pcsync-data")
     }
 
-    /// Runs `pcsync ARGS` in the working directory.
+    /// Runs `pcsync ARGS` in the working directory, logging at info level.
     pub fn pcsync(&self, args: &[&str]) -> Output {
-        Command::new(pcsync_binary())
+        self.pcsync_with_log(args, "info")
+    }
+
+    /// Runs `pcsync ARGS` with the given log filter.
+    pub fn pcsync_with_log(&self, args: &[&str], log: &str) -> Output {
+        self.command(args)
+            .env("PCSYNC_LOG", log)
+            .output()
+            .expect("pcsync starts")
+    }
+
+    /// A `pcsync ARGS` command in the working directory, not yet started.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(pcsync_binary());
+        command
             .current_dir(self.dir.path())
             .args(args)
             .env_remove("PCSYNC_QUALYS_PASSWORD")
-            .env("PCSYNC_LOG", "info")
-            .output()
-            .expect("pcsync starts")
+            .env("PCSYNC_LOG", "info");
+        command
     }
 
     /// Opens the store the binary wrote, as a library user would.
@@ -103,7 +116,7 @@ pub fn pcsync_binary() -> &'static Path {
             .expect("test binary inside target/<profile>/deps");
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut command = Command::new(cargo);
-        command.args(["build", "--package", "pcsync", "--bin", "pcsync"]);
+        command.args(["build", "--workspace", "--bins"]);
         if profile_dir
             .file_name()
             .is_some_and(|name| name == "release")

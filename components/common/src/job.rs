@@ -145,6 +145,9 @@ pub struct ProcessOutput {
     pub warnings: Vec<String>,
     /// The DATETIME Qualys put in the response, UTC.
     pub response_datetime: Option<String>,
+    /// Policies whose control links this page describes completely; the host inactivates
+    /// their links that the run did not emit.
+    pub complete_policies: Vec<u64>,
 }
 
 /// A failure to plan or process, as the WIT `job-error` variant.
@@ -173,6 +176,17 @@ impl From<Error> for JobError {
     }
 }
 
+/// A policy from the host's store, as `active-policies` returns it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicyRef {
+    pub id: u64,
+    pub title: String,
+    /// UTC `YYYY-MM-DDTHH:MM:SSZ`, or `None` for a policy never evaluated.
+    pub last_evaluated: Option<String>,
+    /// Whether an operator disabled this policy's import.
+    pub import_disabled: bool,
+}
+
 /// Severity of a line in the run's log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogLevel {
@@ -197,6 +211,18 @@ pub trait JobHost {
 
     /// Returns a job parameter from the configuration.
     fn parameter(&mut self, name: &str) -> Option<String>;
+
+    /// Returns up to `limit` active policies after `cursor`, ordered by id, and the cursor of
+    /// the next page, or `None` after the last page.
+    ///
+    /// The default returns no policies and no cursor, for the hosts of jobs that never ask.
+    fn active_policies(
+        &mut self,
+        _cursor: Option<&str>,
+        _limit: u32,
+    ) -> (Vec<PolicyRef>, Option<String>) {
+        (Vec::new(), None)
+    }
 }
 
 /// Collects records and emits them in batches of a fixed size, so a page is never held whole.

@@ -178,6 +178,7 @@ fn process_output_to_wit(output: common::ProcessOutput) -> wit::ProcessOutput {
         follow_ups: output.follow_ups.into_iter().map(request_to_wit).collect(),
         warnings: output.warnings,
         response_datetime: output.response_datetime,
+        complete_policies: output.complete_policies,
     }
 }
 

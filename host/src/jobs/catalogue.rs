@@ -85,6 +85,21 @@ impl JobId {
         }
     }
 
+    /// Whether the job queries Qualys once per active policy, and so leaves out inactive and
+    /// import-disabled policies (counted as skipped on the run).
+    pub fn works_per_policy(self) -> bool {
+        matches!(
+            self,
+            JobId::PcPolicyDetails | JobId::PcResults | JobId::PcComprehensiveResults
+        )
+    }
+
+    /// Whether the job fetches changes since its Start Time. Policies, Policies Detail and
+    /// Controls are full snapshots and ignore it.
+    pub fn uses_start_time(self) -> bool {
+        self.pipeline() != Pipeline::Shared
+    }
+
     /// Whether the job is active when the configuration does not say. The PCRS jobs are
     /// inactive out of the box, as in the original integration.
     pub fn active_by_default(self) -> bool {

@@ -3,7 +3,7 @@
 mod catalogue;
 pub mod retry;
 pub mod run;
-mod services;
+pub(crate) mod services;
 
 pub use catalogue::{JobId, Pipeline, UnknownJobId};
 pub use run::RunError;

@@ -1,7 +1,8 @@
 //! Bounded retries of a Qualys request, honouring the waits Qualys names.
 
+use std::cell::Cell;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Duration as ChronoDuration;
 use serde::Deserialize;
@@ -29,6 +30,37 @@ pub struct RetryConfig {
     /// Longest wait Qualys may ask for (409 rate or concurrency limit) before the run ends in
     /// error instead, in seconds. Default 600.
     pub max_rate_limit_wait_secs: u64,
+    /// Seconds a run may go without progress (no body bytes received, no page fetched or
+    /// processed) before it ends as error "stalled". Default 1800. A slow run that keeps
+    /// receiving data is never cut off, however long it takes.
+    pub stall_timeout_secs: u64,
+}
+
+/// When a run last made progress.
+pub struct Progress {
+    last: Cell<Instant>,
+}
+
+impl Progress {
+    pub fn new() -> Progress {
+        Progress {
+            last: Cell::new(Instant::now()),
+        }
+    }
+
+    pub fn touch(&self) {
+        self.last.set(Instant::now());
+    }
+
+    pub fn idle(&self) -> Duration {
+        self.last.get().elapsed()
+    }
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Progress::new()
+    }
 }
 
 impl Default for RetryConfig {
@@ -38,6 +70,7 @@ impl Default for RetryConfig {
             initial_backoff_ms: 1000,
             max_backoff_ms: 60_000,
             max_rate_limit_wait_secs: 600,
+            stall_timeout_secs: 1800,
         }
     }
 }
@@ -51,13 +84,22 @@ pub fn fetch_with_retries(
     run: &RunRecord,
     request: &Request,
     path: &Path,
+    progress: &Progress,
 ) -> Result<StoredResponse, RunError> {
     let settings = &pcsync.config().retry;
+    let stall_timeout = Duration::from_secs(settings.stall_timeout_secs.max(1));
     let mut attempt = 0u32;
     loop {
         attempt += 1;
-        let error = match pcsync.client().fetch_to(request, path) {
-            Ok(response) => return Ok(response),
+        let received = |_bytes: u64| progress.touch();
+        let error = match pcsync
+            .client()
+            .fetch_with_progress(request, path, &received)
+        {
+            Ok(response) => {
+                progress.touch();
+                return Ok(response);
+            }
             Err(error) => error,
         };
         if !error.is_retryable() {
@@ -75,6 +117,13 @@ pub fn fetch_with_retries(
             Some(seconds) => Duration::from_secs(seconds),
             None => backoff(settings, attempt),
         };
+        if progress.idle() + wait > stall_timeout {
+            warn!(job = %job, run = run.id, path = %request.path, attempt, error = %error, "run stalled");
+            return Err(RunError::Stalled {
+                seconds: settings.stall_timeout_secs,
+                last_error: error.to_string(),
+            });
+        }
         if attempt > settings.max_retries {
             warn!(job = %job, run = run.id, path = %request.path, attempt, error = %error, "giving up after the last retry");
             return Err(error.into());

@@ -6,7 +6,7 @@ use chrono::Duration as ChronoDuration;
 use tracing::{info, info_span, warn};
 
 use super::JobId;
-use super::retry::fetch_with_retries;
+use super::retry::{Progress, fetch_with_retries};
 use super::services::StoreServices;
 use crate::Pcsync;
 use crate::qualys::FetchError;
@@ -37,6 +37,10 @@ pub enum RunError {
     Qualys { code: Option<u32>, text: String },
     #[error("{0}")]
     Job(String),
+    #[error(
+        "stalled: no progress for {seconds} s (retry.stall_timeout_secs); the last attempt failed with: {last_error}"
+    )]
+    Stalled { seconds: u64, last_error: String },
     #[error(
         "Qualys rate limit: retry after {retry_after} (Qualys asked for a wait of {seconds} s, over limits.max_rate_limit_wait_secs)"
     )]
@@ -72,7 +76,10 @@ impl Pcsync {
             }
             None => {
                 let mut run = self.store().create_run(job, trigger, &component.sha256)?;
-                run.start_time = self.resolve_start_time(job, &component)?;
+                run.start_time = self.resolve_start_time(job)?;
+                if job.works_per_policy() {
+                    run.counts.skipped = self.store().skipped_policy_count()?;
+                }
                 self.store().save_run(&run)?;
                 run
             }
@@ -95,6 +102,7 @@ impl Pcsync {
         run.ended_at = Some(crate::time::format_utc(crate::time::now()));
         self.store().save_run(&run)?;
         self.store().flush()?;
+        self.clean_up_imports();
         info!(
             state = run.state.as_str(),
             pages = run.pages_fetched,
@@ -108,14 +116,10 @@ impl Pcsync {
     }
 
     /// The Start Time a new run uses: the stored one, else the configured one, else 30 days
-    /// back (logged, so an empty Start Time never silently imports nothing). None for snapshot
-    /// jobs, which ignore it.
-    fn resolve_start_time(
-        &self,
-        job: JobId,
-        component: &LoadedComponent,
-    ) -> anyhow::Result<Option<String>> {
-        if component.description.snapshot {
+    /// back (logged, so an empty Start Time never silently imports nothing). None for the
+    /// snapshot jobs, which ignore it.
+    fn resolve_start_time(&self, job: JobId) -> anyhow::Result<Option<String>> {
+        if !job.uses_start_time() {
             return Ok(None);
         }
         if let Some(stored) = self.store().job_state(job)?.start_time {
@@ -146,6 +150,8 @@ impl Pcsync {
             start_time: run.start_time.clone(),
         };
 
+        let progress = Progress::new();
+
         // Pages a crash left fetched but unprocessed come first.
         for row in self.store().imports_of_run(job, run.id)? {
             if row.state == ImportState::Fetched {
@@ -165,7 +171,7 @@ impl Pcsync {
                 let path = self.store().attachment_path(&attachment);
                 create_parent(&path)?;
 
-                let response = fetch_with_retries(self, job, run, &request, &path)?;
+                let response = fetch_with_retries(self, job, run, &request, &path, &progress)?;
                 let row = ImportRow {
                     run_id: run.id,
                     page,
@@ -187,6 +193,7 @@ impl Pcsync {
                 run.pages_fetched += 1;
                 self.store().record_fetched(job, &row, run)?;
                 self.process_page(job, &mut instance, run, row)?;
+                progress.touch();
             } else if !run.plan_done {
                 let slice = instance
                     .plan(&context, run.plan_cursor.as_deref())?
@@ -248,6 +255,7 @@ impl Pcsync {
         run.counts.add(&counts);
         run.warnings.extend(output.warnings);
         run.pending.extend(output.follow_ups);
+        run.complete_policies.extend(output.complete_policies);
         self.store().record_processed(job, &row, run)?;
         self.store().flush()?;
         info!(
@@ -291,7 +299,22 @@ impl Pcsync {
                 }
                 run.counts.inactive += count;
             }
-        } else if let Some(datetime) = &run.first_response_datetime {
+        }
+        if !run.complete_policies.is_empty() {
+            let count = self
+                .store()
+                .inactivate_unseen_links(&run.complete_policies, run.id)?;
+            if count > 0 {
+                info!(
+                    count,
+                    "control links the policies no longer have are now inactive"
+                );
+            }
+            run.counts.inactive += count;
+        }
+        if job.uses_start_time()
+            && let Some(datetime) = &run.first_response_datetime
+        {
             let overlap = self
                 .config()
                 .job_parameter(job, "start_time_overlap_minutes")
@@ -307,9 +330,92 @@ impl Pcsync {
         Ok(())
     }
 
+    /// Deletes processed pages older than `store.keep_imports_days`. A failure is logged, not
+    /// raised: the run it follows has already ended.
+    fn clean_up_imports(&self) {
+        let days = i64::try_from(self.config().store.keep_imports_days).unwrap_or(i64::MAX / 2);
+        let cutoff = crate::time::now() - ChronoDuration::days(days.min(100_000));
+        match self
+            .store()
+            .delete_processed_imports(&crate::time::format_utc(cutoff))
+        {
+            Ok(0) => {}
+            Ok(count) => info!(count, days, "deleted processed import rows past retention"),
+            Err(error) => warn!(error = %error, "cleaning up old import rows failed"),
+        }
+    }
+
+    /// Runs the job's current component over the stored pages of one run (the newest run with
+    /// pages when `run_id` is none) without calling Qualys, and records the outcome as a new run
+    /// with trigger reprocess. Follow-up requests are not fetched, and nothing is inactivated.
+    pub fn reprocess(&self, job: JobId, run_id: Option<u64>) -> anyhow::Result<RunRecord> {
+        let source_run = match run_id {
+            Some(id) => id,
+            None => self
+                .store()
+                .imports_of_job(job)?
+                .last()
+                .map(|row| row.run_id)
+                .ok_or_else(|| anyhow::anyhow!("job {job} has no stored pages to reprocess"))?,
+        };
+        let rows = self.store().imports_of_run(job, source_run)?;
+        anyhow::ensure!(
+            !rows.is_empty(),
+            "run {source_run} of job {job} has no stored pages; `pcsync runs list --job {job}` lists runs"
+        );
+
+        let component = self.load_component(job)?;
+        let mut run = self
+            .store()
+            .create_run(job, Trigger::Reprocess, &component.sha256)?;
+        run.plan_done = true;
+        let span = info_span!("reprocess", job = %job, run = run.id, source_run);
+        let _entered = span.enter();
+
+        let services = StoreServices::new(self.store_handle(), self.config_handle(), job, run.id);
+        let outcome = (|| -> Result<(), RunError> {
+            let mut instance =
+                self.runtime()
+                    .instantiate(&component, Box::new(services), &run.id.to_string())?;
+            for row in rows {
+                let page = Page::new(
+                    self.store().attachment_path(&row.attachment),
+                    row.status,
+                    row.headers.clone(),
+                );
+                let output = instance
+                    .process(&row.request, page)?
+                    .map_err(RunError::from_job_error);
+                let counts = take_counts(&mut instance);
+                run.counts.add(&counts);
+                let output = output?;
+                run.warnings.extend(output.warnings);
+                self.store().flush()?;
+            }
+            Ok(())
+        })();
+        match outcome {
+            Ok(()) => run.state = RunState::Complete,
+            Err(error) => {
+                run.state = RunState::Error;
+                run.error = Some(error.to_string());
+            }
+        }
+        run.ended_at = Some(crate::time::format_utc(crate::time::now()));
+        self.store().save_run(&run)?;
+        self.store().flush()?;
+        Ok(run)
+    }
+
     /// Reads a job's component (drop-in file first, else embedded) and checks it.
     pub fn load_component(&self, job: JobId) -> anyhow::Result<LoadedComponent> {
         let (bytes, source) = crate::runtime::registry::component_bytes(self.data_dir(), job)?;
+        if let crate::runtime::registry::Source::DropIn(path) = &source {
+            let sha256 = crate::runtime::registry::sha256_hex(&bytes);
+            self.config()
+                .check_component_allowed(job, &sha256)
+                .map_err(|message| anyhow::anyhow!("{message} (file {})", path.display()))?;
+        }
         let component = self.runtime().load_for_job(&bytes, job.as_str())?;
         tracing::debug!(job = %job, sha256 = %component.sha256, source = ?source, "component loaded");
         Ok(component)

@@ -143,7 +143,7 @@ impl Runtime {
         let pre = self
             .linker
             .instantiate_pre(&component)
-            .and_then(|pre| JobComponentPre::new(pre))
+            .and_then(JobComponentPre::new)
             .map_err(|error| RuntimeError::Instantiate {
                 job: "?".into(),
                 sha256: sha256.clone(),
@@ -186,7 +186,10 @@ impl Runtime {
         services: Box<dyn JobHost>,
         run_id: &str,
     ) -> Result<JobInstance, RuntimeError> {
-        let job = component.description.job_id.clone();
+        let job = match component.description.job_id.as_str() {
+            "" => "(not yet described)".to_string(),
+            id => id.to_string(),
+        };
         let state = HostState {
             wasi: sandbox_wasi(),
             table: ResourceTable::new(),

@@ -48,3 +48,9 @@ pub fn component_bytes(data_dir: &Path, job: JobId) -> anyhow::Result<(Vec<u8>, 
         ),
     }
 }
+
+/// The sha256 of component bytes, in lower-case hex, as logs and pinning show it.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}

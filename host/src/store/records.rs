@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use super::encoding::{decode, encode};
 use super::{Store, StoreResult};
-use crate::runtime::bindings::{Policy, PolicyRef, Record, ResultKey};
+use crate::runtime::bindings::{
+    Control, Policy, PolicyRef, PolicyTest, Record, ResultKey, Technology,
+};
 
 /// The record tables, named as in the ServiceNow integration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -249,6 +251,80 @@ impl Store {
             tree.insert(key, updated)
                 .map_err(|source| self.sled_error(source))?;
             count += 1;
+        }
+        Ok(count)
+    }
+
+    /// Marks inactive the `sn_vulc_policy_test` links of `policy_ids` that run `run_id` did
+    /// not see, and returns how many. Links of other policies are left alone.
+    pub fn inactivate_unseen_links(&self, policy_ids: &[u64], run_id: u64) -> StoreResult<u64> {
+        let tree = self.tree(TableName::PolicyTest.as_str())?;
+        let mut count = 0;
+        for policy_id in policy_ids {
+            for entry in tree.scan_prefix(policy_id.to_be_bytes()) {
+                let (key, bytes) = entry.map_err(|source| self.sled_error(source))?;
+                let Some(updated) = mark_unseen(&bytes, run_id, TableName::PolicyTest)? else {
+                    continue;
+                };
+                tree.insert(key, updated)
+                    .map_err(|source| self.sled_error(source))?;
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+
+    /// The control links of one policy, in export order.
+    pub fn policy_tests(&self, policy_id: u64) -> StoreResult<Vec<Row<PolicyTest>>> {
+        let mut rows: Vec<Row<PolicyTest>> = Vec::new();
+        for entry in self
+            .tree(TableName::PolicyTest.as_str())?
+            .scan_prefix(policy_id.to_be_bytes())
+        {
+            let (_, bytes) = entry.map_err(|source| self.sled_error(source))?;
+            rows.push(decode(TableName::PolicyTest.as_str(), &bytes)?);
+        }
+        rows.sort_by_key(|row| row.data.position);
+        Ok(rows)
+    }
+
+    /// Every control, by id.
+    pub fn controls(&self) -> StoreResult<Vec<Row<Control>>> {
+        let mut rows = Vec::new();
+        for entry in self.tree(TableName::Test.as_str())?.iter() {
+            let (_, bytes) = entry.map_err(|source| self.sled_error(source))?;
+            rows.push(decode(TableName::Test.as_str(), &bytes)?);
+        }
+        Ok(rows)
+    }
+
+    pub fn control(&self, id: u64) -> StoreResult<Option<Row<Control>>> {
+        self.tree(TableName::Test.as_str())?
+            .get(id.to_be_bytes())
+            .map_err(|source| self.sled_error(source))?
+            .map(|bytes| decode(TableName::Test.as_str(), &bytes))
+            .transpose()
+    }
+
+    /// Every technology, by id.
+    pub fn technologies(&self) -> StoreResult<Vec<Row<Technology>>> {
+        let mut rows = Vec::new();
+        for entry in self.tree(TableName::Technology.as_str())?.iter() {
+            let (_, bytes) = entry.map_err(|source| self.sled_error(source))?;
+            rows.push(decode(TableName::Technology.as_str(), &bytes)?);
+        }
+        Ok(rows)
+    }
+
+    /// Policies a job that works per policy leaves out: no longer returned, inactive in
+    /// Qualys, or with their import disabled.
+    pub fn skipped_policy_count(&self) -> StoreResult<u64> {
+        let mut count = 0;
+        for row in self.policies()? {
+            let active = row.present && row.data.status.eq_ignore_ascii_case("active");
+            if !active || self.policy_import_disabled(row.data.id)? {
+                count += 1;
+            }
         }
         Ok(count)
     }

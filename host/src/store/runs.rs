@@ -20,6 +20,8 @@ pub enum Trigger {
     Schedule,
     Manual,
     Chained,
+    /// Stored pages run again through the current component; nothing is fetched.
+    Reprocess,
 }
 
 /// Where a run is.
@@ -79,6 +81,9 @@ pub struct RunRecord {
     pub plan_done: bool,
     /// The sequence number the next import row gets.
     pub next_page: u32,
+    /// Policies whose control links a page of this run described completely; their links the
+    /// run did not see become inactive when it succeeds.
+    pub complete_policies: Vec<u64>,
 }
 
 /// The processing state of an import row.
@@ -134,6 +139,13 @@ pub fn import_table(job: JobId) -> &'static str {
     }
 }
 
+/// Every import table.
+const IMPORT_TABLES: [&str; 3] = [
+    "sn_vul_qualys_pc_policy_import",
+    "sn_vul_qualys_pc_result_import",
+    "sn_vul_qualys_pcrs_policy_host_import",
+];
+
 fn import_key(run_id: u64, page: u32) -> [u8; 12] {
     let mut key = [0; 12];
     key[..8].copy_from_slice(&run_id.to_be_bytes());
@@ -172,6 +184,7 @@ impl Store {
             plan_cursor: None,
             plan_done: false,
             next_page: 0,
+            complete_policies: Vec::new(),
         };
         self.save_run(&run)?;
         Ok(run)
@@ -296,6 +309,42 @@ impl Store {
             }
         }
         Ok(rows)
+    }
+
+    /// Deletes processed import rows, and their attachment files, processed before `cutoff`.
+    /// Rows not yet processed are kept whatever their age, since a resumed run still needs them.
+    /// Returns how many rows were deleted.
+    pub fn delete_processed_imports(&self, cutoff: &str) -> StoreResult<u64> {
+        let cutoff = crate::time::parse_utc(cutoff)
+            .map_err(|error| StoreError::Invalid(error.to_string()))?;
+        let mut deleted = 0;
+        for table in IMPORT_TABLES {
+            let tree = self.tree(table)?;
+            for entry in tree.iter() {
+                let (key, bytes) = entry.map_err(|source| self.sled_error(source))?;
+                let row: ImportRow = decode("import row", &bytes)?;
+                let processed_before = row
+                    .processed_at
+                    .as_deref()
+                    .and_then(|time| crate::time::parse_utc(time).ok())
+                    .is_some_and(|time| time < cutoff);
+                if row.state != ImportState::Processed || !processed_before {
+                    continue;
+                }
+                let path = self.attachment_path(&row.attachment);
+                if let Err(error) = std::fs::remove_file(&path)
+                    && error.kind() != std::io::ErrorKind::NotFound
+                {
+                    return Err(StoreError::Io {
+                        dir: path,
+                        source: error,
+                    });
+                }
+                tree.remove(key).map_err(|source| self.sled_error(source))?;
+                deleted += 1;
+            }
+        }
+        Ok(deleted)
     }
 
     pub fn job_state(&self, job: JobId) -> StoreResult<JobState> {

@@ -1,6 +1,8 @@
 //! The HTTP client for Qualys: resolves a component's request against the configured base URL,
 //! adds credentials and streams the response body into an attachment file.
 
+mod gate;
+
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::Path;
@@ -13,6 +15,7 @@ use url::Url;
 
 use crate::config::{QualysConfig, Secret};
 use crate::runtime::bindings::{Api, Method, Request};
+use gate::Gate;
 
 /// Why a request to Qualys failed.
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +105,10 @@ pub struct QualysClient {
     gateway_url: Option<Url>,
     username: String,
     password: Secret,
+    classic_gate: Gate,
+    gateway_gate: Gate,
+    /// The longest pause the limit headers may impose before the next request.
+    max_pause: Duration,
 }
 
 impl QualysClient {
@@ -119,6 +126,8 @@ impl QualysClient {
             // to the whole response, so a long page that keeps arriving is never cut off.
             .timeout(timeout)
             .user_agent(concat!("pcsync/", env!("CARGO_PKG_VERSION")))
+            // A redirect could lead to a host other than the configured one; it is an error.
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(QualysClient {
             http,
@@ -126,7 +135,40 @@ impl QualysClient {
             gateway_url: parse(&config.gateway_url)?,
             username: config.username.clone(),
             password: config.password.clone(),
+            classic_gate: Gate::new("classic", config.classic_max_in_flight),
+            gateway_gate: Gate::new("gateway", config.gateway_max_in_flight),
+            max_pause: Duration::from_secs(600),
         })
+    }
+
+    /// Sets the longest pause that `X-RateLimit-Remaining: 0` may impose; a longer one named by
+    /// Qualys surfaces as the next request's 409 instead.
+    pub fn set_max_pause(&mut self, max_pause: Duration) {
+        self.max_pause = max_pause;
+    }
+
+    fn gate(&self, api: Api) -> &Gate {
+        match api {
+            Api::Classic => &self.classic_gate,
+            Api::Gateway => &self.gateway_gate,
+        }
+    }
+
+    /// Pauses the API's next requests when the limit headers say the window is used up.
+    fn observe_limits(&self, api: Api, headers: &[(String, String)]) {
+        let number = |name: &str| {
+            headers
+                .iter()
+                .find(|(key, _)| key == name)
+                .and_then(|(_, value)| value.trim().parse::<u64>().ok())
+        };
+        if number("x-ratelimit-remaining") == Some(0) {
+            let seconds = number("x-ratelimit-towait-sec").unwrap_or(0);
+            let pause = Duration::from_secs(seconds).min(self.max_pause);
+            if !pause.is_zero() {
+                self.gate(api).pause(pause);
+            }
+        }
     }
 
     /// The full URL of a request: the configured base URL of its API plus its path and query.
@@ -163,6 +205,17 @@ impl QualysClient {
         request: &Request,
         destination: &Path,
     ) -> Result<StoredResponse, FetchError> {
+        self.fetch_with_progress(request, destination, &|_| {})
+    }
+
+    /// As [`QualysClient::fetch_to`], calling `progress` with the byte count of every chunk
+    /// of the body as it arrives.
+    pub fn fetch_with_progress(
+        &self,
+        request: &Request,
+        destination: &Path,
+        progress: &dyn Fn(u64),
+    ) -> Result<StoredResponse, FetchError> {
         let url = self.resolve(request)?;
         let url_text = url.to_string();
         let transport = |error: reqwest::Error| FetchError::Transport {
@@ -183,11 +236,15 @@ impl QualysClient {
                 .body(body.data.clone());
         }
 
+        let _permit = self.gate(request.api).enter();
         let response = builder.send().map_err(transport)?;
         let status = response.status().as_u16();
         let headers = kept_headers(response.headers());
+        self.observe_limits(request.api, &headers);
         match status {
-            200..=299 => {}
+            // Every other answer with a body reaches the component, which knows what an error
+            // document of its endpoint means (for one policy's export, a warning).
+            200..=299 | 400 | 402 | 404..=408 | 410..=428 | 430..=499 => {}
             401 => {
                 return Err(FetchError::Credentials {
                     status,
@@ -200,16 +257,18 @@ impl QualysClient {
         }
 
         let body_bytes =
-            write_attachment(response, request.gzip, destination).map_err(|error| match error {
-                AttachmentError::Read(source) => FetchError::Transport {
-                    url: url_text.clone(),
-                    message: format!("response body cut off: {source}"),
-                },
-                AttachmentError::Write(source) => FetchError::Attachment {
-                    url: url_text.clone(),
-                    path: destination.display().to_string(),
-                    source,
-                },
+            write_attachment(response, request.gzip, destination, progress).map_err(|error| {
+                match error {
+                    AttachmentError::Read(source) => FetchError::Transport {
+                        url: url_text.clone(),
+                        message: format!("response body cut off: {source}"),
+                    },
+                    AttachmentError::Write(source) => FetchError::Attachment {
+                        url: url_text.clone(),
+                        path: destination.display().to_string(),
+                        source,
+                    },
+                }
             })?;
         Ok(StoredResponse {
             status,
@@ -312,6 +371,7 @@ fn write_attachment(
     response: reqwest::blocking::Response,
     inflate: bool,
     destination: &Path,
+    progress: &dyn Fn(u64),
 ) -> Result<u64, AttachmentError> {
     let partial = destination.with_extension("partial");
     let file = File::create(&partial).map_err(AttachmentError::Write)?;
@@ -340,6 +400,7 @@ fn write_attachment(
             .write_all(&buffer[..count])
             .map_err(AttachmentError::Write)?;
         total += count as u64;
+        progress(count as u64);
     }
     let writer = encoder.finish().map_err(AttachmentError::Write)?;
     let file = writer
@@ -419,7 +480,7 @@ mod tests {
 
     #[test]
     fn reads_rate_limit_sample() {
-        let body = include_str!("../tests/fixtures/fo_409_SIMPLE_RETURN_1965_rate_limit.xml");
+        let body = include_str!("../../tests/fixtures/fo_409_SIMPLE_RETURN_1965_rate_limit.xml");
         assert_eq!(element_text(body, "CODE").as_deref(), Some("1965"));
         assert_eq!(
             item_value(body, "SECONDS_TO_WAIT").as_deref(),
