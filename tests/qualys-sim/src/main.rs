@@ -12,6 +12,9 @@ struct Args {
     /// Number of generated policies.
     #[arg(long, default_value_t = 25)]
     policies: usize,
+    /// Number of generated controls, which the policies share.
+    #[arg(long, default_value_t = 40)]
+    controls: usize,
     /// Seed of the generated data set. The same seed gives the same responses.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -40,6 +43,7 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let simulator = Simulator::start(SimConfig {
         policies: args.policies,
+        controls: args.controls,
         seed: args.seed,
         page_size: args.page_size,
         username: args.username,

@@ -26,6 +26,10 @@ impl Api {
 pub enum Endpoint {
     /// `action=list` on `/api/<version>/fo/compliance/policy/`.
     PolicyList,
+    /// `action=export` on `/api/<version>/fo/compliance/policy/`.
+    PolicyExport,
+    /// `action=list` on `/api/<version>/fo/compliance/control/`.
+    ControlList,
     /// Any request that matches no implemented operation: unknown paths, unsupported API
     /// versions, and unknown or missing actions.
     Other,

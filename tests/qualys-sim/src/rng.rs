@@ -51,6 +51,14 @@ impl SplitMix64 {
         let index = self.below(items.len() as u64) as usize;
         &items[index.min(items.len().saturating_sub(1))]
     }
+
+    /// Shuffles a slice in place (Fisher-Yates).
+    pub(crate) fn shuffle<T>(&mut self, items: &mut [T]) {
+        for last in (1..items.len()).rev() {
+            let other = self.below(last as u64 + 1) as usize;
+            items.swap(last, other);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -22,10 +22,12 @@ use crate::state::{Credentials, State, lock};
 pub struct SimConfig {
     /// Number of generated policies. Default 25.
     pub policies: usize,
+    /// Number of generated controls, which the policies share. Default 40.
+    pub controls: usize,
     /// Seed of the generated data set. The same seed gives the same data. Default 1.
     pub seed: u64,
     /// Maximum number of policies in one policy list response. Default 1000, the Qualys page size. 0 is
-    /// treated as 1.
+    /// treated as 1. The control list is paged by its `truncation_limit` parameter instead.
     pub page_size: usize,
     /// Login accepted with HTTP Basic authentication. Default `pcsync`.
     pub username: String,
@@ -39,6 +41,7 @@ impl Default for SimConfig {
     fn default() -> Self {
         Self {
             policies: 25,
+            controls: 40,
             seed: 1,
             page_size: 1000,
             username: "pcsync".to_string(),
@@ -92,7 +95,8 @@ impl Simulator {
             username: config.username,
             password: config.password,
         };
-        let dataset = Dataset::generate(config.policies, config.seed);
+        let dataset =
+            Dataset::generate_with_controls(config.policies, config.controls, config.seed);
         let state = Arc::new(State::new(credentials, dataset, config.page_size));
 
         let (ready_sender, ready) = std::sync::mpsc::channel();
@@ -144,12 +148,16 @@ impl Simulator {
         self.state.clear_requests();
     }
 
-    /// Runs `f` on the data set and returns its result. Policies and controls are sorted by id
-    /// afterwards. Requests arriving meanwhile wait, and later requests see the change.
+    /// Runs `f` on the data set and returns its result. Requests arriving meanwhile wait, and
+    /// later requests see the change.
+    ///
+    /// Afterwards the data set is sorted by id ([`Dataset::sort`]), and the `control_ids` of
+    /// every policy with sections are set from its sections ([`Dataset::sync_control_ids`]).
     pub fn with_dataset<R>(&self, f: impl FnOnce(&mut Dataset) -> R) -> R {
         let mut dataset = lock(&self.state.dataset);
         let result = f(&mut dataset);
         dataset.sort();
+        dataset.sync_control_ids();
         result
     }
 

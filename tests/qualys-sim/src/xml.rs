@@ -68,6 +68,23 @@ impl XmlWriter {
         self.depth += 1;
     }
 
+    /// Opens an element with attributes, such as `<SECTIONS total="2">`, on its own line.
+    pub(crate) fn start_with_attributes(&mut self, name: &str, attributes: &[(&str, &str)]) {
+        self.indent();
+        self.buf.push('<');
+        self.buf.push_str(name);
+        self.push_attributes(attributes);
+        self.buf.push_str(">\n");
+        self.depth += 1;
+    }
+
+    /// Writes an element built with [`Line`] on one indented line.
+    pub(crate) fn line(&mut self, line: &Line) {
+        self.indent();
+        self.buf.push_str(&line.buf);
+        self.buf.push('\n');
+    }
+
     /// Writes an empty element with attributes, such as `<API name="x" />`.
     pub(crate) fn empty_with_attributes(&mut self, name: &str, attributes: &[(&str, &str)]) {
         self.indent();
@@ -135,6 +152,47 @@ impl XmlWriter {
     }
 }
 
+/// An element with children written on one line, such as
+/// `<CATEGORY><ID>1</ID><NAME><![CDATA[Access]]></NAME></CATEGORY>`, for [`XmlWriter::line`].
+///
+/// Like [`XmlWriter`], it keeps no list of open elements, so the caller closes them in order.
+#[derive(Debug, Default)]
+pub(crate) struct Line {
+    buf: String,
+}
+
+impl Line {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// Opens an element.
+    pub(crate) fn open(&mut self, name: &str) -> &mut Self {
+        let _ = write!(self.buf, "<{name}>");
+        self
+    }
+
+    /// Closes an element.
+    pub(crate) fn close(&mut self, name: &str) -> &mut Self {
+        let _ = write!(self.buf, "</{name}>");
+        self
+    }
+
+    /// Writes `<name>value</name>` where `value` is a number or another value with no markup.
+    pub(crate) fn number(&mut self, name: &str, value: impl std::fmt::Display) -> &mut Self {
+        let _ = write!(self.buf, "<{name}>{value}</{name}>");
+        self
+    }
+
+    /// Writes `<name><![CDATA[text]]></name>`.
+    pub(crate) fn cdata(&mut self, name: &str, text: &str) -> &mut Self {
+        let _ = write!(self.buf, "<{name}>");
+        push_cdata(&mut self.buf, text);
+        let _ = write!(self.buf, "</{name}>");
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,6 +226,23 @@ mod tests {
         assert_eq!(
             writer.finish(),
             "<A>\n  <ID>5</ID>\n  <TITLE><![CDATA[t]]></TITLE>\n  <E k=\"&lt;v&gt;\" />\n</A>\n"
+        );
+    }
+
+    #[test]
+    fn line_keeps_children_inline() {
+        let mut writer = XmlWriter::new();
+        writer.start_with_attributes("LIST", &[("total", "1")]);
+        let mut line = Line::new();
+        line.open("ITEM")
+            .number("ID", 7)
+            .cdata("NAME", "a]]>b")
+            .close("ITEM");
+        writer.line(&line);
+        writer.end("LIST");
+        assert_eq!(
+            writer.finish(),
+            "<LIST total=\"1\">\n  <ITEM><ID>7</ID><NAME><![CDATA[a]]]]><![CDATA[>b]]></NAME></ITEM>\n</LIST>\n"
         );
     }
 }

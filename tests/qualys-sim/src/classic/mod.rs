@@ -1,7 +1,11 @@
 //! The classic XML API (`/api/<version>/fo/...`): routing, login and header checks, faults and
 //! limit headers shared by all its operations.
 
+pub(crate) mod control_list;
+pub(crate) mod elements;
+pub(crate) mod paging;
 pub(crate) mod params;
+pub(crate) mod policy_export;
 pub(crate) mod policy_list;
 pub(crate) mod simple_return;
 
@@ -27,8 +31,16 @@ use params::ParamError;
 pub const SUPPORTED_VERSIONS: [&str; 4] = ["2.0", "3.0", "4.0", "5.0"];
 
 /// Resources under `/api/<version>/`, with the operation behind each `action` value.
-const RESOURCES: &[(&str, &[(&str, Endpoint)])] =
-    &[("fo/compliance/policy", &[("list", Endpoint::PolicyList)])];
+const RESOURCES: &[(&str, &[(&str, Endpoint)])] = &[
+    (
+        "fo/compliance/policy",
+        &[
+            ("list", Endpoint::PolicyList),
+            ("export", Endpoint::PolicyExport),
+        ],
+    ),
+    ("fo/compliance/control", &[("list", Endpoint::ControlList)]),
+];
 
 /// Where a classic request goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,11 +60,19 @@ impl Route {
     }
 }
 
+/// Splits a classic path such as `/api/5.0/fo/compliance/policy/` into the API version and
+/// the rest.
+fn split_path(path: &str) -> Option<(&str, &str)> {
+    path.strip_prefix("/api/")?.split_once('/')
+}
+
+/// Returns the API version in a classic path, such as `5.0` in `/api/5.0/fo/...`.
+pub(crate) fn api_version(path: &str) -> Option<&str> {
+    split_path(path).map(|(version, _)| version)
+}
+
 fn route(incoming: &Incoming) -> Route {
-    let Some(rest) = incoming.path.strip_prefix("/api/") else {
-        return Route::NotFound;
-    };
-    let Some((version, resource)) = rest.split_once('/') else {
+    let Some((version, resource)) = split_path(&incoming.path) else {
         return Route::NotFound;
     };
     if !SUPPORTED_VERSIONS.contains(&version) {
@@ -134,6 +154,8 @@ async fn respond(state: &State, incoming: &Incoming, route: &Route, number: u64)
 
     let response = match route {
         Route::Operation(Endpoint::PolicyList) => policy_list::respond(state, incoming, &clock),
+        Route::Operation(Endpoint::PolicyExport) => policy_export::respond(state, incoming, &clock),
+        Route::Operation(Endpoint::ControlList) => control_list::respond(state, incoming, &clock),
         Route::MissingAction => ParamError::missing("action").into_response(&clock),
         Route::UnknownAction(action) => {
             let expected = "an action that this resource supports";

@@ -144,6 +144,71 @@ pub(crate) fn parse_datetime(name: &str, value: &str) -> Result<String, ParamErr
         .ok_or_else(|| ParamError::invalid(name, value, "YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ"))
 }
 
+/// The id and date filters that the policy list and the control list share.
+#[derive(Debug, Default)]
+pub(crate) struct ListFilters {
+    ids: Option<IdSet>,
+    id_min: Option<u64>,
+    id_max: Option<u64>,
+    updated_after: Option<String>,
+    created_after: Option<String>,
+}
+
+impl ListFilters {
+    /// Parses `ids`, `id_min`, `id_max`, `updated_after_datetime` and
+    /// `created_after_datetime`, in this order, and rejects the first invalid one.
+    pub(crate) fn parse(incoming: &Incoming) -> Result<Self, ParamError> {
+        let id = |name| incoming.param(name).map(|v| parse_id(name, v)).transpose();
+        let datetime = |name| {
+            incoming
+                .param(name)
+                .map(|v| parse_datetime(name, v))
+                .transpose()
+        };
+        Ok(Self {
+            ids: incoming
+                .param("ids")
+                .map(|v| parse_id_set("ids", v))
+                .transpose()?,
+            id_min: id("id_min")?,
+            id_max: id("id_max")?,
+            updated_after: datetime("updated_after_datetime")?,
+            created_after: datetime("created_after_datetime")?,
+        })
+    }
+
+    /// Tests a record's id, last update time and creation time (`YYYY-MM-DDTHH:MM:SSZ`)
+    /// against the filters. The `*_after_datetime` filters include records changed or created
+    /// exactly at the given time. Whether Qualys includes them is unknown.
+    pub(crate) fn matches(&self, id: u64, updated: &str, created: &str) -> bool {
+        self.ids.as_ref().is_none_or(|ids| ids.contains(id))
+            && self.id_min.is_none_or(|min| id >= min)
+            && self.id_max.is_none_or(|max| id <= max)
+            && self
+                .updated_after
+                .as_deref()
+                .is_none_or(|after| updated >= after)
+            && self
+                .created_after
+                .as_deref()
+                .is_none_or(|after| created >= after)
+    }
+}
+
+/// Parses `truncation_limit`: a count of records of at least 0, where 0 means no limit.
+/// Returns `None` for no limit.
+pub(crate) fn parse_truncation_limit(value: &str) -> Result<Option<usize>, ParamError> {
+    match value.trim().parse::<u64>() {
+        Ok(0) => Ok(None),
+        Ok(limit) => Ok(Some(usize::try_from(limit).unwrap_or(usize::MAX))),
+        Err(_) => Err(ParamError::invalid(
+            "truncation_limit",
+            value,
+            "0 (no limit) or a positive integer",
+        )),
+    }
+}
+
 /// Parses a `0` or `1` flag.
 pub(crate) fn parse_flag(name: &str, value: &str) -> Result<bool, ParamError> {
     match value {
@@ -203,6 +268,16 @@ mod tests {
         assert_eq!(parse_details(None), Ok(Details::Basic));
         assert_eq!(parse_details(Some("All")), Ok(Details::All));
         assert_eq!(parse_details(Some("none")).map_err(|e| e.code), Err(1905));
+    }
+
+    #[test]
+    fn truncation_limit_zero_unlimited() {
+        assert_eq!(parse_truncation_limit("0"), Ok(None));
+        assert_eq!(parse_truncation_limit("25"), Ok(Some(25)));
+        for value in ["", "-1", "ten", "1.5", "99999999999999999999999"] {
+            let error = parse_truncation_limit(value).expect_err(value);
+            assert_eq!(error.code, 1905, "code for {value:?}");
+        }
     }
 
     #[test]

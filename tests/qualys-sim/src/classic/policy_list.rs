@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use axum::http::StatusCode;
 
 use crate::body;
-use crate::classic::params::{self, Details, IdSet, ParamError};
+use crate::classic::paging::{CHUNK_TARGET, Warning};
+use crate::classic::params::{self, Details, ListFilters, ParamError};
 use crate::dataset::{Control, Policy};
 use crate::response::{SimResponse, XML_CONTENT_TYPE};
 use crate::rng::SplitMix64;
@@ -27,50 +28,20 @@ const ALLOWED_PARAMS: &[&str] = &[
 const DTD_URL: &str =
     "https://qualysapi.qualys.com/api/2.0/fo/compliance/policy/policy_list_output.dtd";
 
-/// Scheme and host of the next-page URL in the truncation WARNING. It is deliberately not the
-/// simulator's address, so that a client must re-root the URL onto its configured base URL.
-pub const WARNING_URL_ORIGIN: &str = "https://qualysapi.qg2.apps.qualys.com";
-
-/// Size in bytes after which the rendered text is sent as a chunk.
-const CHUNK_TARGET: usize = 16 * 1024;
-
 /// The decoded parameters of one policy list request.
 #[derive(Debug)]
 struct ListQuery {
     details: Details,
-    ids: Option<IdSet>,
-    id_min: Option<u64>,
-    id_max: Option<u64>,
-    updated_after: Option<String>,
-    created_after: Option<String>,
+    filters: ListFilters,
     echo_request: bool,
 }
 
 impl ListQuery {
     fn parse(incoming: &Incoming) -> Result<Self, ParamError> {
         params::reject_unknown(incoming, ALLOWED_PARAMS)?;
-        let id = |name| {
-            incoming
-                .param(name)
-                .map(|v| params::parse_id(name, v))
-                .transpose()
-        };
-        let datetime = |name| {
-            incoming
-                .param(name)
-                .map(|v| params::parse_datetime(name, v))
-                .transpose()
-        };
         Ok(Self {
             details: params::parse_details(incoming.param("details"))?,
-            ids: incoming
-                .param("ids")
-                .map(|v| params::parse_id_set("ids", v))
-                .transpose()?,
-            id_min: id("id_min")?,
-            id_max: id("id_max")?,
-            updated_after: datetime("updated_after_datetime")?,
-            created_after: datetime("created_after_datetime")?,
+            filters: ListFilters::parse(incoming)?,
             echo_request: incoming
                 .param("echo_request")
                 .map(|v| params::parse_flag("echo_request", v))
@@ -79,20 +50,9 @@ impl ListQuery {
         })
     }
 
-    /// Tests a policy against the filters. The `*_after_datetime` filters include policies
-    /// changed or created exactly at the given time. Whether Qualys includes them is unknown.
     fn matches(&self, policy: &Policy) -> bool {
-        self.ids.as_ref().is_none_or(|ids| ids.contains(policy.id))
-            && self.id_min.is_none_or(|min| policy.id >= min)
-            && self.id_max.is_none_or(|max| policy.id <= max)
-            && self
-                .updated_after
-                .as_ref()
-                .is_none_or(|after| policy.last_modified.0 >= *after)
-            && self
-                .created_after
-                .as_ref()
-                .is_none_or(|after| policy.created.0 >= *after)
+        self.filters
+            .matches(policy.id, &policy.last_modified.0, &policy.created.0)
     }
 }
 
@@ -125,10 +85,7 @@ pub(crate) fn respond(state: &State, incoming: &Incoming, clock: &str) -> SimRes
         (page, next_id, controls)
     };
 
-    let warning = next_id.map(|id| Warning {
-        text: format!("{page_size} record limit exceeded. Use URL to get next batch of results."),
-        url: next_page_url(incoming, id),
-    });
+    let warning = next_id.map(|id| Warning::new(incoming, page_size, id));
     // With no matching policy the POLICY_LIST element is left out, not sent empty.
     let list_open = !page.is_empty();
     let mut writer = XmlWriter::new();
@@ -150,37 +107,6 @@ pub(crate) fn respond(state: &State, incoming: &Incoming, clock: &str) -> SimRes
         done: false,
     };
     SimResponse::stream(StatusCode::OK, XML_CONTENT_TYPE, body::from_chunks(chunks))
-}
-
-/// Returns the URL of the next page: the request's parameters, in their order, with `id_min`
-/// set to `next_id`, on [`WARNING_URL_ORIGIN`].
-fn next_page_url(incoming: &Incoming, next_id: u64) -> String {
-    let next_id = next_id.to_string();
-    let mut serializer = form_urlencoded::Serializer::new(String::new());
-    let mut has_id_min = false;
-    for (name, value) in incoming.params() {
-        if name == "id_min" {
-            if !has_id_min {
-                serializer.append_pair(name, &next_id);
-                has_id_min = true;
-            }
-        } else {
-            serializer.append_pair(name, value);
-        }
-    }
-    if !has_id_min {
-        serializer.append_pair("id_min", &next_id);
-    }
-    format!(
-        "{WARNING_URL_ORIGIN}{}?{}",
-        incoming.path,
-        serializer.finish()
-    )
-}
-
-struct Warning {
-    text: String,
-    url: String,
 }
 
 fn write_head(
@@ -246,11 +172,7 @@ impl Iterator for PolicyListChunks {
             self.writer.end("POLICY_LIST");
         }
         if let Some(warning) = &self.warning {
-            self.writer.start("WARNING");
-            self.writer.number("CODE", 1980);
-            self.writer.text("TEXT", &warning.text);
-            self.writer.cdata("URL", &warning.url);
-            self.writer.end("WARNING");
+            warning.write(&mut self.writer);
         }
         self.writer.end("RESPONSE");
         self.writer.end("POLICY_LIST_OUTPUT");

@@ -14,6 +14,7 @@ use qualys_sim::{SimConfig, Simulator};
 pub const USERNAME: &str = "pcsync";
 pub const PASSWORD: &str = "sim-password";
 pub const LIST_PATH: &str = "/api/5.0/fo/compliance/policy/";
+pub const CONTROL_PATH: &str = "/api/5.0/fo/compliance/control/";
 
 pub fn start(config: SimConfig) -> Simulator {
     Simulator::start(config).expect("simulator starts")
@@ -78,6 +79,16 @@ pub fn send(request: reqwest::blocking::RequestBuilder) -> Reply {
 /// Fetches the policy list with these parameters.
 pub fn list(sim: &Simulator, query: &str) -> Reply {
     get(sim, &format!("{LIST_PATH}?{query}"))
+}
+
+/// Exports a policy with these parameters (after `action=export&`).
+pub fn export(sim: &Simulator, query: &str) -> Reply {
+    get(sim, &format!("{LIST_PATH}?action=export&{query}"))
+}
+
+/// Fetches the control list with these parameters.
+pub fn control_list(sim: &Simulator, query: &str) -> Reply {
+    get(sim, &format!("{CONTROL_PATH}?{query}"))
 }
 
 /// An element with its attributes, child elements and text (text and CDATA concatenated).
@@ -191,4 +202,42 @@ pub fn policy_ids(root: &Element) -> Vec<u64> {
             .collect(),
         None => Vec::new(),
     }
+}
+
+/// Returns the ids of the CONTROL elements of a control list document.
+pub fn control_ids(root: &Element) -> Vec<u64> {
+    match root.at("RESPONSE/CONTROL_LIST") {
+        Some(list) => list
+            .children_named("CONTROL")
+            .iter()
+            .map(|control| control.text_at("ID").parse().expect("numeric ID"))
+            .collect(),
+        None => Vec::new(),
+    }
+}
+
+/// Returns the CONTROL elements of an export document, section by section, each with the
+/// number of its section.
+pub fn export_controls(root: &Element) -> Vec<(String, Element)> {
+    let sections = root
+        .at("RESPONSE/POLICY/SECTIONS")
+        .unwrap_or_else(|| panic!("no SECTIONS in {}", root.name));
+    let mut controls = Vec::new();
+    for section in sections.children_named("SECTION") {
+        let number = section.text_at("NUMBER");
+        let list = section.child("CONTROLS").expect("CONTROLS in SECTION");
+        for control in list.children_named("CONTROL") {
+            controls.push((number.clone(), control.clone()));
+        }
+    }
+    controls
+}
+
+/// Returns the names of an element's children in order.
+pub fn child_names(element: &Element) -> Vec<&str> {
+    element
+        .children
+        .iter()
+        .map(|child| child.name.as_str())
+        .collect()
 }
