@@ -14,25 +14,39 @@
 //! - [`normalize_datetime`] validates Qualys datetimes.
 //! - [`job`] has plain counterparts of the WIT types, the [`JobHost`] trait over the host imports
 //!   and [`RecordBatch`] for emitting in batches.
+//! - [`compliance`] has the technology, framework and criticality records and readers that the
+//!   policy export and the control list share.
+//! - [`parameters`] validates the job parameters several components read.
 
+pub mod compliance;
 pub mod datetime;
 pub mod error;
 pub mod filter;
 pub mod job;
 pub mod page;
+pub mod parameters;
 pub mod status;
 pub mod warning;
 pub mod xml;
 
+pub use compliance::{
+    AuthSrc, CRITICALITY_LEVELS, Citation, ControlFramework, ControlTechnology, Criticality,
+    LimitedWarnings, NamedId, RawCriticality, ResolvedCriticality, SeenIds, Technology,
+    criticality_label, criticality_value, read_criticality, read_framework, read_technology,
+};
 pub use datetime::{DATETIME_FORMAT, normalize_datetime, normalize_optional_datetime};
 pub use error::{Error, QualysError};
 pub use filter::XmlCharFilter;
 pub use job::{
-    Api, Body, Description, JobError, JobHost, LogLevel, Method, PlanSlice, ProcessOutput,
-    RecordBatch, Request, RunContext, SourceField, Table, WIT_VERSION,
+    Api, Body, Description, JobError, JobHost, LogLevel, Method, PlanSlice, PolicyRef,
+    ProcessOutput, RecordBatch, Request, RunContext, SourceField, Table, WIT_VERSION,
 };
 pub use page::PageReader;
-pub use status::{StatusDocument, read_expected_root, read_status_document};
+pub use parameters::{
+    API_VERSION_PARAMETER, API_VERSIONS, DEFAULT_API_VERSION, api_version, flag_parameter,
+    positive_integer_parameter,
+};
+pub use status::{StatusDocument, is_status_root, read_expected_root, read_status_document};
 pub use warning::{FollowUp, Warning, follow_up_from_url, read_warning};
 pub use xml::{Element, READ_BUFFER_SIZE, XmlStream};
 
