@@ -3,11 +3,23 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::io::Write as _;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::store::{RunRecord, RunState, Trigger};
 use crate::{Config, JobId, Pcsync};
+
+/// Writes a line to standard output, ignoring a closed pipe (`pcsync runs list | head -1`)
+/// instead of panicking.
+macro_rules! out {
+    ($($argument:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($argument)*);
+    }};
+}
+pub(crate) use out;
 
 /// Qualys Policy Compliance connector.
 #[derive(Debug, Parser)]
@@ -67,6 +79,16 @@ enum Command {
     Policies {
         #[command(subcommand)]
         command: PoliciesCommand,
+    },
+    /// Shows test results.
+    Results {
+        #[command(subcommand)]
+        command: ResultsCommand,
+    },
+    /// Shows hosts.
+    Hosts {
+        #[command(subcommand)]
+        command: HostsCommand,
     },
     /// Shows controls.
     Controls {
@@ -141,6 +163,48 @@ pub(crate) enum PoliciesCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub(crate) enum ResultsCommand {
+    /// Lists results, in key order.
+    List {
+        #[arg(long)]
+        policy: Option<u64>,
+        #[arg(long)]
+        host: Option<u64>,
+        /// Passed, Failed or Error.
+        #[arg(long)]
+        status: Option<String>,
+        /// open or closed.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
+    /// Shows one result with its evidence and history. KEY is
+    /// policy:host:control:technology:instance, as `results list` prints it.
+    Show { key: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum HostsCommand {
+    /// Lists hosts.
+    List {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+/// Output formats of lists that can be long.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum ListFormat {
+    Table,
+    /// One JSON array.
+    Json,
+    /// One JSON object per line.
+    Jsonl,
+    Csv,
+}
+
+#[derive(Debug, Subcommand)]
 enum ControlsCommand {
     /// Lists stored controls.
     List {
@@ -169,9 +233,37 @@ pub fn main() -> ExitCode {
     match execute(cli) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            let _ = writeln!(std::io::stderr(), "error: {}", error_chain(&error));
             ExitCode::from(1)
         }
+    }
+}
+
+/// An error with its causes, leaving out a cause whose text the message already contains.
+fn error_chain(error: &anyhow::Error) -> String {
+    let mut message = error.to_string();
+    for cause in error.chain().skip(1) {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+    }
+    message
+}
+
+/// Standard error for logs. A closed pipe must not stop a run, so write errors are dropped.
+struct LossyStderr;
+
+impl std::io::Write for LossyStderr {
+    fn write(&mut self, buffer: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().write_all(buffer);
+        Ok(buffer.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
     }
 }
 
@@ -181,7 +273,7 @@ fn init_logging(filter: Option<&str>, quiet: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| LossyStderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
@@ -200,13 +292,20 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Jobs => {
             let config = load_config(&cli.config)?;
-            println!("{:<34} {:<52} active", "job", "name");
+            out!("{:<34} {:<52} {:<7} component", "job", "name", "active");
             for job in JobId::ALL {
-                println!(
-                    "{:<34} {:<52} {}",
+                let component = match crate::runtime::registry::component_bytes(&cli.data_dir, job)
+                {
+                    Ok((_, crate::runtime::registry::Source::Embedded)) => "embedded",
+                    Ok((_, crate::runtime::registry::Source::DropIn(_))) => "drop-in",
+                    Err(_) => "none",
+                };
+                out!(
+                    "{:<34} {:<52} {:<7} {}",
                     job.as_str(),
                     job.display_name(),
-                    config.job_active(job)
+                    config.job_active(job),
+                    component
                 );
             }
             Ok(ExitCode::SUCCESS)
@@ -232,7 +331,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                     print_run(&run);
                     let job: JobId = run.job.parse()?;
                     for page in pcsync.store().imports_of_run(job, id)? {
-                        println!(
+                        out!(
                             "  page {:>4}  {:?}  HTTP {}  {} bytes  new {} updated {} unchanged {}{}",
                             page.page,
                             page.state,
@@ -255,7 +354,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             match command {
                 ComponentsCommand::Install { file } => {
                     let installed = pcsync.install_component(&file)?;
-                    println!(
+                    out!(
                         "installed component {} (version {}) for job {} at {}",
                         installed.sha256,
                         installed.component_version,
@@ -263,19 +362,21 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                         installed.path.display()
                     );
                     match installed.smoke_test {
-                        Some(counts) => println!(
+                        Some(counts) => out!(
                             "smoke test on the newest stored page: new {}  updated {}  unchanged {}",
-                            counts.new, counts.updated, counts.unchanged
+                            counts.new,
+                            counts.updated,
+                            counts.unchanged
                         ),
-                        None => println!("no stored page yet: smoke test skipped"),
+                        None => out!("no stored page yet: smoke test skipped"),
                     }
                     if let Some(previous) = installed.previous {
-                        println!("previous component kept as {}", previous.display());
+                        out!("previous component kept as {}", previous.display());
                     }
                 }
                 ComponentsCommand::Rollback { job } => {
                     let sha256 = pcsync.rollback_component(job)?;
-                    println!("job {job} uses component {sha256} again");
+                    out!("job {job} uses component {sha256} again");
                 }
                 ComponentsCommand::List => {
                     for info in pcsync.components() {
@@ -286,7 +387,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                                 path.display().to_string()
                             }
                         };
-                        println!(
+                        out!(
                             "{:<34} {:<10} {}  {}{}",
                             info.job.as_str(),
                             info.component_version.as_deref().unwrap_or("-"),
@@ -314,6 +415,18 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::cli_views::policies(&pcsync, command)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Results { command } => {
+            let pcsync = open(&cli.config, &cli.data_dir)?;
+            crate::cli_views::results(&pcsync, command)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Hosts {
+            command: HostsCommand::List { format },
+        } => {
+            let pcsync = open(&cli.config, &cli.data_dir)?;
+            crate::cli_views::hosts(&pcsync, format)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Controls {
             command: ControlsCommand::List { policy, format },
         } => {
@@ -339,14 +452,14 @@ fn open(config: &std::path::Path, data_dir: &std::path::Path) -> anyhow::Result<
 }
 
 pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    out!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
 /// One line per run: id, job, state, pages, counts and the error, if any.
 pub fn print_run(run: &RunRecord) {
-    println!(
-        "run {}  {}  {}  pages {}  new {}  updated {}  unchanged {}  inactive {}  errors {}{}",
+    out!(
+        "run {}  {}  {}  pages {}  new {}  updated {}  unchanged {}  inactive {}  skipped {}  errors {}{}{}",
         run.id,
         run.job,
         run.state.as_str(),
@@ -355,7 +468,12 @@ pub fn print_run(run: &RunRecord) {
         run.counts.updated,
         run.counts.unchanged,
         run.counts.inactive,
+        run.counts.skipped,
         run.counts.errors,
+        run.warnings
+            .iter()
+            .map(|warning| format!("\n  warning: {warning}"))
+            .collect::<String>(),
         run.error
             .as_ref()
             .map(|error| format!("\n  error: {error}"))

@@ -3,8 +3,10 @@
 use anyhow::Context;
 
 use crate::Pcsync;
-use crate::cli::{Format, PoliciesCommand, print_json};
+use crate::cli::out;
+use crate::cli::{Format, ListFormat, PoliciesCommand, ResultsCommand, print_json};
 use crate::runtime::bindings::Criticality;
+use crate::store::{ResultFilter, ResultRow, Row, format_result_key, parse_result_key};
 
 fn criticality_text(criticality: &Option<Criticality>) -> String {
     criticality
@@ -21,12 +23,15 @@ pub(crate) fn policies(pcsync: &Pcsync, command: PoliciesCommand) -> anyhow::Res
             match format {
                 Format::Json => print_json(&policies)?,
                 Format::Table => {
-                    println!(
+                    out!(
                         "{:>10}  {:<8}  {:<8}  {:<20}  title",
-                        "id", "status", "present", "last evaluated"
+                        "id",
+                        "status",
+                        "present",
+                        "last evaluated"
                     );
                     for row in policies {
-                        println!(
+                        out!(
                             "{:>10}  {:<8}  {:<8}  {:<20}  {}",
                             row.data.id,
                             row.data.status,
@@ -46,8 +51,8 @@ pub(crate) fn policies(pcsync: &Pcsync, command: PoliciesCommand) -> anyhow::Res
             if let Format::Json = format {
                 return print_json(&serde_json::json!({ "policy": policy, "controls": links }));
             }
-            println!("policy {id}: {}", policy.data.title);
-            println!(
+            out!("policy {id}: {}", policy.data.title);
+            out!(
                 "status {}  present {}  import {}  last evaluated {}",
                 policy.data.status,
                 policy.present,
@@ -62,7 +67,7 @@ pub(crate) fn policies(pcsync: &Pcsync, command: PoliciesCommand) -> anyhow::Res
             for link in links.iter().filter(|link| link.present) {
                 if section.as_ref() != Some(&link.data.section_number) {
                     section = Some(link.data.section_number.clone());
-                    println!(
+                    out!(
                         "\n  section {}  {}",
                         link.data.section_number.as_deref().unwrap_or("-"),
                         link.data.section_heading.as_deref().unwrap_or("")
@@ -72,7 +77,7 @@ pub(crate) fn policies(pcsync: &Pcsync, command: PoliciesCommand) -> anyhow::Res
                     .control(link.data.control_id)?
                     .map(|control| control.data.statement)
                     .unwrap_or_default();
-                println!(
+                out!(
                     "    control {:>8}  {:<12}  {}",
                     link.data.control_id,
                     criticality_text(&link.data.criticality),
@@ -80,7 +85,7 @@ pub(crate) fn policies(pcsync: &Pcsync, command: PoliciesCommand) -> anyhow::Res
                 );
             }
             if links.is_empty() {
-                println!("\n  no controls stored; run pc-policy-details");
+                out!("\n  no controls stored; run pc-policy-details");
             }
         }
         PoliciesCommand::DisableImport { id } | PoliciesCommand::EnableImport { id } => {
@@ -90,7 +95,7 @@ pub(crate) fn policies(pcsync: &Pcsync, command: PoliciesCommand) -> anyhow::Res
             })?;
             store.set_policy_import_disabled(id, disable)?;
             store.flush()?;
-            println!(
+            out!(
                 "policy {id}: import {}",
                 if disable { "disabled" } else { "enabled" }
             );
@@ -106,12 +111,14 @@ pub(crate) fn controls(pcsync: &Pcsync, policy: Option<u64>, format: Format) -> 
         match format {
             Format::Json => print_json(&controls)?,
             Format::Table => {
-                println!(
+                out!(
                     "{:>8}  {:<12}  {:<6}  statement",
-                    "id", "criticality", "active"
+                    "id",
+                    "criticality",
+                    "active"
                 );
                 for row in controls {
-                    println!(
+                    out!(
                         "{:>8}  {:<12}  {:<6}  {}",
                         row.data.id,
                         criticality_text(&row.data.criticality),
@@ -144,21 +151,227 @@ pub(crate) fn controls(pcsync: &Pcsync, policy: Option<u64>, format: Format) -> 
             print_json(&rows)?;
         }
         Format::Table => {
-            println!(
+            out!(
                 "{:>8}  {:<8}  {:<12}  statement",
-                "id", "section", "criticality"
+                "id",
+                "section",
+                "criticality"
             );
             for link in links {
                 let statement = store
                     .control(link.data.control_id)?
                     .map(|control| control.data.statement)
                     .unwrap_or_default();
-                println!(
+                out!(
                     "{:>8}  {:<8}  {:<12}  {}",
                     link.data.control_id,
                     link.data.section_number.as_deref().unwrap_or("-"),
                     criticality_text(&link.data.criticality),
                     statement
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A CSV field, quoted when it has to be.
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+fn result_json(row: &Row<ResultRow>) -> serde_json::Value {
+    serde_json::json!({
+        "key": format_result_key(&row.data.result.key),
+        "status": row.data.result.status,
+        "state": row.data.state,
+        "resolution": row.data.resolution,
+        "first_seen": row.data.first_seen,
+        "last_seen": row.data.last_seen,
+        "result": row.data.result,
+    })
+}
+
+pub(crate) fn results(pcsync: &Pcsync, command: ResultsCommand) -> anyhow::Result<()> {
+    let store = pcsync.store();
+    match command {
+        ResultsCommand::List {
+            policy,
+            host,
+            status,
+            state,
+            format,
+        } => {
+            if let Some(state) = &state
+                && !["open", "closed"].contains(&state.to_ascii_lowercase().as_str())
+            {
+                anyhow::bail!("invalid --state `{state}`: expected open or closed");
+            }
+            if let Some(status) = &status
+                && !["passed", "failed", "error"].contains(&status.to_ascii_lowercase().as_str())
+            {
+                anyhow::bail!("invalid --status `{status}`: expected Passed, Failed or Error");
+            }
+            let filter = ResultFilter {
+                policy_id: policy,
+                host_id: host,
+                status,
+                state,
+            };
+            let mut first = true;
+            match format {
+                ListFormat::Table => out!(
+                    "{:<40} {:<7} {:<7} {:<12} {:<21} statement",
+                    "key",
+                    "status",
+                    "state",
+                    "criticality",
+                    "last seen"
+                ),
+                ListFormat::Csv => out!(
+                    "key,policy_id,host_id,control_id,technology_id,instance,status,state,resolution,first_seen,last_seen,criticality,statement"
+                ),
+                ListFormat::Json => out!("["),
+                ListFormat::Jsonl => {}
+            }
+            store.visit_results(&filter, |row| {
+                let result = &row.data.result;
+                match format {
+                    ListFormat::Table => out!(
+                        "{:<40} {:<7} {:<7} {:<12} {:<21} {}",
+                        format_result_key(&result.key),
+                        result.status,
+                        row.data.state,
+                        criticality_text(&result.criticality),
+                        row.data.last_seen.as_deref().unwrap_or("-"),
+                        result.control_statement.as_deref().unwrap_or("")
+                    ),
+                    ListFormat::Json => {
+                        out!("{}{}", if first { "" } else { "," }, result_json(&row));
+                    }
+                    ListFormat::Jsonl => out!("{}", result_json(&row)),
+                    ListFormat::Csv => out!(
+                        "{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                        csv_field(&format_result_key(&result.key)),
+                        result.key.policy_id,
+                        result.key.host_id,
+                        result.key.control_id,
+                        result.key.technology_id,
+                        csv_field(&result.key.instance),
+                        result.status,
+                        row.data.state,
+                        row.data.resolution.as_deref().unwrap_or(""),
+                        row.data.first_seen.as_deref().unwrap_or(""),
+                        row.data.last_seen.as_deref().unwrap_or(""),
+                        csv_field(&criticality_text(&result.criticality)),
+                        csv_field(result.control_statement.as_deref().unwrap_or(""))
+                    ),
+                }
+                first = false;
+                true
+            })?;
+            if let ListFormat::Json = format {
+                out!("]");
+            }
+        }
+        ResultsCommand::Show { key } => {
+            let key = parse_result_key(&key).map_err(anyhow::Error::msg)?;
+            let row = store.result(&key)?.with_context(|| {
+                format!(
+                    "result {} not found; `pcsync results list` prints the keys",
+                    format_result_key(&key)
+                )
+            })?;
+            let result = &row.data.result;
+            out!("result {}", format_result_key(&result.key));
+            out!(
+                "status {}  previous {}  state {}{}",
+                result.status,
+                result.previous_status.as_deref().unwrap_or("-"),
+                row.data.state,
+                row.data
+                    .resolution
+                    .as_ref()
+                    .map(|resolution| format!(" ({resolution})"))
+                    .unwrap_or_default()
+            );
+            out!(
+                "control: {}",
+                result.control_statement.as_deref().unwrap_or("-")
+            );
+            out!("criticality: {}", criticality_text(&result.criticality));
+            out!(
+                "first seen {}  last seen {}  posture modified {}",
+                row.data.first_seen.as_deref().unwrap_or("-"),
+                row.data.last_seen.as_deref().unwrap_or("-"),
+                result.posture_modified_date.as_deref().unwrap_or("-")
+            );
+            out!(
+                "first fail {}  last fail {}  first pass {}  last pass {}",
+                result.first_fail_date.as_deref().unwrap_or("-"),
+                result.last_fail_date.as_deref().unwrap_or("-"),
+                result.first_pass_date.as_deref().unwrap_or("-"),
+                result.last_pass_date.as_deref().unwrap_or("-")
+            );
+            out!(
+                "\nexpected values:\n{}",
+                result.expected_values.as_deref().unwrap_or("-")
+            );
+            out!(
+                "\nactual values:\n{}",
+                result.actual_values.as_deref().unwrap_or("-")
+            );
+            if let Some(remediation) = &result.remediation {
+                out!("\nremediation:\n{remediation}");
+            }
+            out!("\nhistory:");
+            let history = store.result_history(&key)?;
+            if history.is_empty() {
+                out!("  no change of status recorded");
+            }
+            for change in history {
+                out!(
+                    "  {}  {} -> {}  (run {})",
+                    change.changed_on,
+                    change.previous_status.as_deref().unwrap_or("-"),
+                    change.status,
+                    change.run_id
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn hosts(pcsync: &Pcsync, format: Format) -> anyhow::Result<()> {
+    let hosts = pcsync.store().hosts()?;
+    match format {
+        Format::Json => print_json(&hosts)?,
+        Format::Table => {
+            out!(
+                "{:>10}  {:<15}  {:<28}  {:<16}  {:<8}  {:<21}  os",
+                "id",
+                "ip",
+                "dns",
+                "netbios",
+                "tracking",
+                "last scan"
+            );
+            for row in hosts {
+                let host = &row.data;
+                out!(
+                    "{:>10}  {:<15}  {:<28}  {:<16}  {:<8}  {:<21}  {}",
+                    host.id,
+                    host.ip.as_deref().unwrap_or("-"),
+                    host.dns.as_deref().unwrap_or("-"),
+                    host.netbios.as_deref().unwrap_or("-"),
+                    host.tracking_method.as_deref().unwrap_or("-"),
+                    host.last_scan_date.as_deref().unwrap_or("-"),
+                    host.os.as_deref().unwrap_or("-")
                 );
             }
         }

@@ -233,6 +233,11 @@ impl Config {
                 })?;
             }
         }
+        if self.qualys.timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "qualys.timeout_secs must be at least 1 (seconds)".into(),
+            ));
+        }
         for id in self.components.keys() {
             id.parse::<JobId>()
                 .map_err(|error| ConfigError::Invalid(format!("[components.{id}]: {error}")))?;
@@ -257,6 +262,32 @@ impl Config {
     /// Whether a job is active: the file's `active`, else the job's default.
     pub fn job_active(&self, job: JobId) -> bool {
         self.job(job).active.unwrap_or(job.active_by_default())
+    }
+
+    /// Checks that the credentials a job needs are set.
+    pub fn check_credentials(&self) -> Result<(), ConfigError> {
+        if self.qualys.username.trim().is_empty() {
+            return Err(ConfigError::Invalid(
+                "qualys.username is empty; set it in pcsync.toml".into(),
+            ));
+        }
+        if self.qualys.password.is_empty() {
+            return Err(ConfigError::Invalid(format!(
+                "the Qualys password is empty; set {PASSWORD_ENV}, qualys.password or qualys.password_file"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Job parameters in the file that the job does not know, most likely typing mistakes.
+    pub fn unknown_parameters(&self, job: JobId) -> Vec<String> {
+        let known = job.parameters();
+        self.job(job)
+            .parameters
+            .keys()
+            .filter(|name| !known.contains(&name.as_str()))
+            .cloned()
+            .collect()
     }
 
     /// Checks a drop-in component's sha256 against `[components.<job-id>] allowed_sha256`.
@@ -290,7 +321,9 @@ impl Config {
 fn check_base_url(text: &str) -> Result<(), String> {
     let url = url::Url::parse(text).map_err(|error| format!("`{text}` is not a URL: {error}"))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("`{text}` must start with https://"));
+        return Err(format!(
+            "`{text}` must start with https:// (or http:// for a simulator on this machine)"
+        ));
     }
     if url.host_str().is_none() {
         return Err(format!("`{text}` has no host name"));

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use qualys_sim::{SimConfig, Simulator};
 
+use crate::cli::out;
 use crate::config::{Config, QualysConfig, Secret};
 use crate::store::{RunRecord, RunState, Trigger};
 use crate::{JobId, Pcsync};
@@ -39,14 +40,21 @@ pub fn run(policies: usize, page_size: usize) -> anyhow::Result<ExitCode> {
     };
     let pcsync = Pcsync::open(config, data_dir.path())?;
 
-    println!(
+    out!(
         "Qualys simulator on {} with {policies} policies, {page_size} per page",
         simulator.base_url()
     );
-    println!("data directory {}\n", data_dir.path().display());
-    println!(
+    out!("data directory {}\n", data_dir.path().display());
+    out!(
         "{:<46} {:<10} {:>5} {:>6} {:>8} {:>10} {:>9} {:>8}",
-        "run", "state", "pages", "new", "updated", "unchanged", "inactive", "seconds"
+        "run",
+        "state",
+        "pages",
+        "new",
+        "updated",
+        "unchanged",
+        "inactive",
+        "seconds"
     );
 
     let mut runs = Vec::new();
@@ -67,12 +75,12 @@ pub fn run(policies: usize, page_size: usize) -> anyhow::Result<ExitCode> {
     }
 
     let ok = runs.iter().all(|run| run.state == RunState::Complete);
-    println!(
+    out!(
         "\ncontrols stored: {}; technologies stored: {}",
         pcsync.store().controls()?.len(),
         pcsync.store().technologies()?.len()
     );
-    println!(
+    out!(
         "policies stored: {} ({} no longer returned, kept as inactive)",
         pcsync.store().policies()?.len(),
         pcsync
@@ -92,7 +100,7 @@ pub fn run(policies: usize, page_size: usize) -> anyhow::Result<ExitCode> {
 fn timed_run(pcsync: &Pcsync, job: JobId, label: &str) -> anyhow::Result<RunRecord> {
     let started = Instant::now();
     let run = pcsync.run_job(job, Trigger::Manual)?;
-    println!(
+    out!(
         "{:<46} {:<10} {:>5} {:>6} {:>8} {:>10} {:>9} {:>8.2}",
         format!("{job} ({label})"),
         run.state.as_str(),
@@ -104,7 +112,7 @@ fn timed_run(pcsync: &Pcsync, job: JobId, label: &str) -> anyhow::Result<RunReco
         started.elapsed().as_secs_f64()
     );
     if let Some(error) = &run.error {
-        println!("  error: {error}");
+        out!("  error: {error}");
     }
     Ok(run)
 }

@@ -94,6 +94,29 @@ impl JobId {
         )
     }
 
+    /// The job parameters its component reads, for spotting typing mistakes in `pcsync.toml`.
+    pub fn parameters(self) -> &'static [&'static str] {
+        match self {
+            JobId::PcPolicies => &["api_version"],
+            JobId::PcPolicyDetails => &["api_version", "show_user_controls", "show_appendix"],
+            JobId::PcControls => &["api_version", "truncation_limit"],
+            JobId::PcResults | JobId::PcComprehensiveResults => &[
+                "api_version",
+                "truncation_limit",
+                "show_remediation_info",
+                "cause_of_failure",
+                "include_dp_name",
+                "show_extended_evidence",
+                "start_time_overlap_minutes",
+            ],
+            _ => &[
+                "posture_api_version",
+                "pcrs_page_size",
+                "start_time_overlap_minutes",
+            ],
+        }
+    }
+
     /// Whether the job fetches changes since its Start Time. Policies, Policies Detail and
     /// Controls are full snapshots and ignore it.
     pub fn uses_start_time(self) -> bool {

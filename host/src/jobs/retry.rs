@@ -126,7 +126,10 @@ pub fn fetch_with_retries(
         }
         if attempt > settings.max_retries {
             warn!(job = %job, run = run.id, path = %request.path, attempt, error = %error, "giving up after the last retry");
-            return Err(error.into());
+            return Err(RunError::GaveUp {
+                attempts: attempt,
+                last_error: error.to_string(),
+            });
         }
         warn!(
             job = %job,

@@ -38,6 +38,10 @@ pub enum RunError {
     #[error("{0}")]
     Job(String),
     #[error(
+        "gave up after {attempts} attempts (retry.max_retries); the last one failed with: {last_error}. Check qualys.api_url or gateway_url, the network, and Qualys's status"
+    )]
+    GaveUp { attempts: u32, last_error: String },
+    #[error(
         "stalled: no progress for {seconds} s (retry.stall_timeout_secs); the last attempt failed with: {last_error}"
     )]
     Stalled { seconds: u64, last_error: String },
@@ -68,6 +72,15 @@ impl Pcsync {
     /// run record. A failed run is returned with state error and its message; `Err` means the
     /// run could not start or its record could not be written.
     pub fn run_job(&self, job: JobId, trigger: Trigger) -> anyhow::Result<RunRecord> {
+        self.config().check_credentials()?;
+        for name in self.config().unknown_parameters(job) {
+            warn!(
+                job = %job,
+                parameter = %name,
+                known = ?job.parameters(),
+                "unknown job parameter in [jobs.{job}]; check its spelling"
+            );
+        }
         let component = self.load_component(job)?;
         let mut run = match self.store().unfinished_run(job)? {
             Some(run) => {
@@ -79,6 +92,12 @@ impl Pcsync {
                 run.start_time = self.resolve_start_time(job)?;
                 if job.works_per_policy() {
                     run.counts.skipped = self.store().skipped_policy_count()?;
+                }
+                if let Some(warning) =
+                    self.start_time_after_evaluations(run.start_time.as_deref())?
+                {
+                    warn!(job = %job, "{warning}");
+                    run.warnings.push(warning);
                 }
                 self.store().save_run(&run)?;
                 run
@@ -133,6 +152,43 @@ impl Pcsync {
         let default = crate::time::format_utc(default);
         warn!(job = %job, start_time = %default, "Start Time is empty; using {DEFAULT_LOOKBACK_DAYS} days back");
         Ok(Some(default))
+    }
+
+    /// A warning when the Start Time is later than every active policy's last evaluation, so
+    /// the run will return nothing.
+    fn start_time_after_evaluations(
+        &self,
+        start_time: Option<&str>,
+    ) -> anyhow::Result<Option<String>> {
+        let Some(start_time) = start_time else {
+            return Ok(None);
+        };
+        let start = crate::time::parse_utc(start_time)?;
+        let mut latest = None;
+        let mut cursor = None;
+        loop {
+            let (policies, next) = self.store().active_policies(cursor.as_deref(), 1000)?;
+            for policy in policies {
+                if let Some(evaluated) = policy
+                    .last_evaluated
+                    .as_deref()
+                    .and_then(|text| crate::time::parse_utc(text).ok())
+                {
+                    latest = latest.max(Some(evaluated));
+                }
+            }
+            match next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        Ok(match latest {
+            Some(latest) if start > latest => Some(format!(
+                "Start Time {start_time} is later than the last evaluation of every active policy ({}); this run will return nothing new",
+                crate::time::format_utc(latest)
+            )),
+            _ => None,
+        })
     }
 
     fn drive(
@@ -231,7 +287,13 @@ impl Pcsync {
         let output = match outcome {
             Ok(Ok(output)) => output,
             Ok(Err(error)) => {
-                let error = RunError::from_job_error(error);
+                let mut error = RunError::from_job_error(error);
+                if !(200..300).contains(&row.status) {
+                    error = RunError::Job(format!(
+                        "Qualys returned HTTP {} for {}: {error}",
+                        row.status, row.request.path
+                    ));
+                }
                 self.mark_page_failed(job, &mut row, &error)?;
                 return Err(error);
             }
@@ -416,7 +478,20 @@ impl Pcsync {
                 .check_component_allowed(job, &sha256)
                 .map_err(|message| anyhow::anyhow!("{message} (file {})", path.display()))?;
         }
-        let component = self.runtime().load_for_job(&bytes, job.as_str())?;
+        let component = match &source {
+            crate::runtime::registry::Source::DropIn(path) => self
+                .runtime()
+                .load_for_job(&bytes, job.as_str())
+                .map_err(|error| {
+                    anyhow::anyhow!(
+                        "cannot load the drop-in component {}: {error}; fix or remove the file (`pcsync components rollback {job}` restores the previous one)",
+                        path.display()
+                    )
+                })?,
+            crate::runtime::registry::Source::Embedded => {
+                self.runtime().load_for_job(&bytes, job.as_str())?
+            }
+        };
         tracing::debug!(job = %job, sha256 = %component.sha256, source = ?source, "component loaded");
         Ok(component)
     }

@@ -67,18 +67,19 @@ impl JobHost for StoreServices {
         _cursor: Option<String>,
         _limit: u32,
     ) -> Result<(Vec<PolicyHostId>, Option<String>), String> {
-        // NOTE: no job that reads the policy to host map is built yet, so the map is not
-        // queried; an empty answer is what a store without PCRS data holds.
+        // NOTE: the PCRS jobs that fill and read the policy to host map are not built yet, so
+        // the map is always empty.
         Ok((Vec::new(), None))
     }
 
     fn results_not_passed(
         &mut self,
-        _cursor: Option<String>,
-        _limit: u32,
+        cursor: Option<String>,
+        limit: u32,
     ) -> Result<(Vec<ResultKey>, Option<String>), String> {
-        // NOTE: no result job is built yet; see `policy_hosts`.
-        Ok((Vec::new(), None))
+        self.store
+            .results_not_passed(cursor.as_deref(), limit)
+            .map_err(|error| error.to_string())
     }
 
     fn as_any(&mut self) -> &mut dyn std::any::Any {

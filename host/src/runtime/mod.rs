@@ -137,6 +137,20 @@ impl Runtime {
     /// calls `describe`.
     pub fn load(&self, bytes: &[u8]) -> Result<LoadedComponent, RuntimeError> {
         let sha256 = hex::encode(Sha256::digest(bytes));
+        // Binary components start with the wasm magic; text (WAT) starts with `(`, which the
+        // tests use for small fixtures. Anything else is not worth handing to the parser.
+        let is_text = bytes
+            .iter()
+            .find(|byte| !byte.is_ascii_whitespace())
+            .is_some_and(|byte| *byte == b'(' || *byte == b';');
+        if !bytes.starts_with(b"\0asm") && !is_text {
+            return Err(RuntimeError::Compile {
+                sha256,
+                message:
+                    "not a WebAssembly component: the file does not start with the \\0asm header"
+                        .into(),
+            });
+        }
         let component = self.compile(bytes, &sha256)?;
         check_version(&self.engine, &component, &sha256)?;
 

@@ -3,6 +3,7 @@
 
 mod encoding;
 mod records;
+mod results;
 mod runs;
 
 use std::fs::File;
@@ -10,6 +11,9 @@ use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 pub use records::{Change, Counts, PolicyRow, Row, TableName};
+pub use results::{
+    HistoryRow, ResultFilter, ResultRow, format_result_key, normalise_instance, parse_result_key,
+};
 pub use runs::{ImportRow, ImportState, RunRecord, RunState, Trigger};
 
 /// A store error, naming the data directory or table and what to do.
@@ -56,6 +60,7 @@ impl Store {
             source,
         };
         std::fs::create_dir_all(dir).map_err(io_error)?;
+        restrict_to_owner(dir).map_err(io_error)?;
         let lock = take_lock(dir)?;
 
         let db = sled::Config::new()
@@ -101,6 +106,18 @@ impl Store {
         self.db.flush().map_err(|source| self.sled_error(source))?;
         Ok(())
     }
+}
+
+/// Makes the data directory readable by its owner only: it holds compliance evidence.
+#[cfg(unix)]
+fn restrict_to_owner(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+#[cfg(not(unix))]
+fn restrict_to_owner(_dir: &Path) -> std::io::Result<()> {
+    Ok(())
 }
 
 /// Takes the directory's lock, or fails naming the process that holds it.

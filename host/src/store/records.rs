@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::encoding::{decode, encode};
 use super::{Store, StoreResult};
 use crate::runtime::bindings::{
-    Control, Policy, PolicyRef, PolicyTest, Record, ResultKey, Technology,
+    Control, Policy, PolicyRef, PolicyTest, Record, ResultKey, ScannedHost, Technology,
 };
 
 /// The record tables, named as in the ServiceNow integration.
@@ -116,7 +116,7 @@ pub struct Row<T> {
 /// A policy row as the CLI and API show it.
 pub type PolicyRow = Row<Policy>;
 
-fn result_key_bytes(key: &ResultKey) -> Vec<u8> {
+pub(crate) fn result_key_bytes(key: &ResultKey) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(32 + key.instance.len());
     for part in [
         key.policy_id,
@@ -175,7 +175,7 @@ impl Store {
             Record::Technology(data) => self.upsert_row(table, &key, data, run_id),
             Record::AuthSrc(data) => self.upsert_row(table, &key, data, run_id),
             Record::Citation(data) => self.upsert_row(table, &key, data, run_id),
-            Record::TestResult(data) => self.upsert_row(table, &key, data, run_id),
+            Record::TestResult(data) => self.upsert_result(run_id, data),
             Record::Host(data) => self.upsert_row(table, &key, data, run_id),
             Record::PolicyHostId(data) => self.upsert_row(table, &key, data, run_id),
         }
@@ -191,6 +191,20 @@ impl Store {
     where
         T: Serialize + DeserializeOwned + PartialEq,
     {
+        self.upsert_merged(table, key, run_id, |_| Ok(data))
+    }
+
+    /// Upserts the row at `key`, whose new data `merge` derives from the stored data (if any).
+    pub(crate) fn upsert_merged<T>(
+        &self,
+        table: TableName,
+        key: &[u8],
+        run_id: u64,
+        merge: impl FnOnce(Option<&T>) -> StoreResult<T>,
+    ) -> StoreResult<Change>
+    where
+        T: Serialize + DeserializeOwned + PartialEq,
+    {
         let tree = self.tree(table.as_str())?;
         let now = crate::time::format_utc(crate::time::now());
         let existing = tree
@@ -198,6 +212,7 @@ impl Store {
             .map_err(|source| self.sled_error(source))?
             .map(|bytes| decode::<Row<T>>(table.as_str(), &bytes))
             .transpose()?;
+        let data = merge(existing.as_ref().map(|row| &row.data))?;
 
         let (row, change) = match existing {
             None => (
@@ -304,6 +319,16 @@ impl Store {
             .map_err(|source| self.sled_error(source))?
             .map(|bytes| decode(TableName::Test.as_str(), &bytes))
             .transpose()
+    }
+
+    /// Every host, by Qualys host id.
+    pub fn hosts(&self) -> StoreResult<Vec<Row<ScannedHost>>> {
+        let mut rows = Vec::new();
+        for entry in self.tree(TableName::Host.as_str())?.iter() {
+            let (_, bytes) = entry.map_err(|source| self.sled_error(source))?;
+            rows.push(decode(TableName::Host.as_str(), &bytes)?);
+        }
+        Ok(rows)
     }
 
     /// Every technology, by id.
@@ -431,7 +456,7 @@ fn mark_unseen(bytes: &[u8], run_id: u64, table: TableName) -> StoreResult<Optio
         TableName::Technology => with_type!(wit::Technology),
         TableName::AuthSrc => with_type!(wit::AuthSrc),
         TableName::Citation => with_type!(wit::Citation),
-        TableName::Result => with_type!(wit::TestResult),
+        TableName::Result => with_type!(super::results::ResultRow),
         TableName::Host => with_type!(wit::ScannedHost),
         TableName::PolicyHostId => with_type!(wit::PolicyHostId),
     }

@@ -14,8 +14,12 @@ use crate::runtime::bindings::Request;
 const RUNS: &str = "pcsync_runs";
 const JOB_STATE: &str = "pcsync_job_state";
 
+/// The key under which the job state tree keeps the last run id handed out.
+const NEXT_RUN_ID: &str = "#last_run_id";
+
 /// What started a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Trigger {
     Schedule,
     Manual,
@@ -26,6 +30,7 @@ pub enum Trigger {
 
 /// Where a run is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum RunState {
     Queued,
     Retrieving,
@@ -88,6 +93,7 @@ pub struct RunRecord {
 
 /// The processing state of an import row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ImportState {
     /// The body is stored; the component has not processed it yet.
     Fetched,
@@ -161,11 +167,7 @@ impl Store {
         trigger: Trigger,
         component_sha256: &str,
     ) -> StoreResult<RunRecord> {
-        let id = self
-            .db
-            .generate_id()
-            .map_err(|source| self.sled_error(source))?
-            + 1;
+        let id = self.next_run_id()?;
         let run = RunRecord {
             id,
             job: job.as_str().to_string(),
@@ -188,6 +190,22 @@ impl Store {
         };
         self.save_run(&run)?;
         Ok(run)
+    }
+
+    /// Run ids count 1, 2, 3 across restarts (sled's own id generator jumps after a restart).
+    fn next_run_id(&self) -> StoreResult<u64> {
+        let previous = self
+            .tree(JOB_STATE)?
+            .fetch_and_update(NEXT_RUN_ID, |current| {
+                let next = current
+                    .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
+                    .map_or(1, |bytes| u64::from_be_bytes(bytes) + 1);
+                Some(next.to_be_bytes().to_vec())
+            })
+            .map_err(|source| self.sled_error(source))?;
+        Ok(previous
+            .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_ref()).ok())
+            .map_or(1, |bytes| u64::from_be_bytes(bytes) + 1))
     }
 
     pub fn save_run(&self, run: &RunRecord) -> StoreResult<()> {
