@@ -17,6 +17,7 @@
 //! - [`compliance`] has the technology, framework and criticality records and readers that the
 //!   policy export and the control list share.
 //! - [`parameters`] validates the job parameters several components read.
+//! - [`results`] has the test result and scanned host records that the results jobs emit.
 
 pub mod compliance;
 pub mod datetime;
@@ -25,6 +26,7 @@ pub mod filter;
 pub mod job;
 pub mod page;
 pub mod parameters;
+pub mod results;
 pub mod status;
 pub mod warning;
 pub mod xml;
@@ -44,8 +46,9 @@ pub use job::{
 pub use page::PageReader;
 pub use parameters::{
     API_VERSION_PARAMETER, API_VERSIONS, DEFAULT_API_VERSION, api_version, flag_parameter,
-    positive_integer_parameter,
+    flag_parameter_or, positive_integer_parameter,
 };
+pub use results::{OS_INSTANCE, ResultKey, ScannedHost, TestResult};
 pub use status::{StatusDocument, is_status_root, read_expected_root, read_status_document};
 pub use warning::{FollowUp, Warning, follow_up_from_url, read_warning};
 pub use xml::{Element, READ_BUFFER_SIZE, XmlStream};

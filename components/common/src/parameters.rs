@@ -40,9 +40,24 @@ pub fn api_version<H: JobHost>(host: &mut H) -> Result<&'static str, JobError> {
 /// Fails with [`JobError::InvalidParameter`] for any other value, so a typo does not silently
 /// switch an option off.
 pub fn flag_parameter<H: JobHost>(host: &mut H, name: &str) -> Result<bool, JobError> {
+    flag_parameter_or(host, name, false)
+}
+
+/// Returns a yes/no parameter like [`flag_parameter`], but `default` when it is blank or
+/// absent, for an option that is on unless switched off.
+///
+/// Fails with [`JobError::InvalidParameter`] for a value other than `1`, `true`, `0` or
+/// `false` in any letter case.
+pub fn flag_parameter_or<H: JobHost>(
+    host: &mut H,
+    name: &str,
+    default: bool,
+) -> Result<bool, JobError> {
     let parameter = host.parameter(name);
     let trimmed = parameter.as_deref().map(str::trim).unwrap_or("");
-    if trimmed.is_empty() || trimmed == "0" || trimmed.eq_ignore_ascii_case("false") {
+    if trimmed.is_empty() {
+        Ok(default)
+    } else if trimmed == "0" || trimmed.eq_ignore_ascii_case("false") {
         Ok(false)
     } else if trimmed == "1" || trimmed.eq_ignore_ascii_case("true") {
         Ok(true)
@@ -167,6 +182,24 @@ mod tests {
                 "show_appendix \"yes\" is not a flag: use 1, true, 0 or false".to_owned()
             )
         );
+    }
+
+    #[test]
+    fn flag_default_used_when_blank() {
+        let mut absent = Parameters(vec![]);
+        assert!(flag_parameter_or(&mut absent, "cause_of_failure", true).unwrap());
+
+        let mut blank = Parameters(vec![("cause_of_failure", " ")]);
+        assert!(flag_parameter_or(&mut blank, "cause_of_failure", true).unwrap());
+
+        let mut off = Parameters(vec![("cause_of_failure", "false")]);
+        assert!(!flag_parameter_or(&mut off, "cause_of_failure", true).unwrap());
+
+        let mut on = Parameters(vec![("cause_of_failure", "1")]);
+        assert!(flag_parameter_or(&mut on, "cause_of_failure", false).unwrap());
+
+        let mut typo = Parameters(vec![("cause_of_failure", "on")]);
+        assert!(flag_parameter_or(&mut typo, "cause_of_failure", true).is_err());
     }
 
     #[test]

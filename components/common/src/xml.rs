@@ -51,7 +51,10 @@ impl Element {
 enum Node {
     Start(Element),
     End,
+    /// Text outside CDATA sections, with references resolved.
     Text(String),
+    /// The content of a CDATA section, as written.
+    CData(String),
     /// A declaration, DOCTYPE, comment or processing instruction.
     Markup,
     Eof,
@@ -120,7 +123,7 @@ impl<R: Read> XmlStream<R> {
         loop {
             match self.next_node(true)? {
                 Node::Start(element) => return Ok(element),
-                Node::Text(text) => {
+                Node::Text(text) | Node::CData(text) => {
                     let text = text.trim_matches(is_xml_whitespace);
                     if !text.is_empty() {
                         return Err(Error::NotXml {
@@ -152,7 +155,7 @@ impl<R: Read> XmlStream<R> {
             match self.next_node(false)? {
                 Node::Start(child) => return Ok(Some(child)),
                 Node::End => return Ok(None),
-                Node::Text(_) | Node::Markup => {}
+                Node::Text(_) | Node::CData(_) | Node::Markup => {}
                 Node::Eof => return Err(self.unexpected_end()),
             }
         }
@@ -169,9 +172,47 @@ impl<R: Read> XmlStream<R> {
         let mut text = String::new();
         loop {
             match self.next_node(true)? {
-                Node::Text(part) => text.push_str(&part),
+                Node::Text(part) | Node::CData(part) => text.push_str(&part),
                 Node::Markup => {}
                 Node::End => return Ok(trim_xml(text)),
+                Node::Start(child) => {
+                    return Err(Error::UnexpectedElement {
+                        parent: element.name.clone(),
+                        child: child.name,
+                        record: None,
+                    });
+                }
+                Node::Eof => return Err(self.unexpected_end()),
+            }
+        }
+    }
+
+    /// Reads the text of `element` up to its end tag like [`XmlStream::read_text`], but keeps
+    /// the content of CDATA sections exactly, whitespace at either end included.
+    ///
+    /// Only whitespace outside CDATA sections at either end is trimmed, which is the indentation
+    /// around the sections. So `<V>\n  <![CDATA[ a\n]]>\n</V>` gives `" a\n"`, and an element
+    /// without CDATA gives what `read_text` gives. Evidence text needs this, because its leading
+    /// and trailing spaces and line breaks can be part of the value.
+    ///
+    /// Fails with [`Error::UnexpectedElement`] if the element has a child element.
+    pub fn read_text_exact(&mut self, element: &Element) -> Result<String, Error> {
+        if !self.skip_to(element)? {
+            return Ok(String::new());
+        }
+        let mut text = String::new();
+        // Byte range of `text` from the start of the first CDATA section to the end of the last.
+        let mut cdata_range: Option<(usize, usize)> = None;
+        loop {
+            match self.next_node(true)? {
+                Node::Text(part) => text.push_str(&part),
+                Node::CData(part) => {
+                    let start = cdata_range.map_or(text.len(), |(start, _)| start);
+                    text.push_str(&part);
+                    cdata_range = Some((start, text.len()));
+                }
+                Node::Markup => {}
+                Node::End => return Ok(trim_outside(text, cdata_range)),
                 Node::Start(child) => {
                     return Err(Error::UnexpectedElement {
                         parent: element.name.clone(),
@@ -243,7 +284,7 @@ impl<R: Read> XmlStream<R> {
                         has_children: false,
                     });
                 }
-                Node::Text(part) => {
+                Node::Text(part) | Node::CData(part) => {
                     if let Some(level) = levels.last_mut() {
                         level.text.push_str(&part);
                     }
@@ -344,7 +385,7 @@ impl<R: Read> XmlStream<R> {
                 Node::Text(unescape(&raw, &mut self.reference_replacements))
             }
             Event::CData(data) if want_text => {
-                Node::Text(String::from_utf8_lossy(&data).into_owned())
+                Node::CData(String::from_utf8_lossy(&data).into_owned())
             }
             Event::Text(_) | Event::CData(_) => Node::Text(String::new()),
             Event::Comment(_) | Event::Decl(_) | Event::PI(_) | Event::DocType(_) => Node::Markup,
@@ -407,6 +448,24 @@ fn trim_xml(text: String) -> String {
         text
     } else {
         trimmed.to_owned()
+    }
+}
+
+/// Trims XML whitespace from both ends of `text`, but not into `kept`, a byte range that must
+/// stay whole.
+fn trim_outside(text: String, kept: Option<(usize, usize)>) -> String {
+    let first_content = text.len() - text.trim_start_matches(is_xml_whitespace).len();
+    let content_end = text.trim_end_matches(is_xml_whitespace).len();
+    let (start, end) = match kept {
+        Some((kept_start, kept_end)) => (first_content.min(kept_start), content_end.max(kept_end)),
+        None => (first_content, content_end),
+    };
+    if start == 0 && end == text.len() {
+        text
+    } else if start < end {
+        text[start..end].to_owned()
+    } else {
+        String::new()
     }
 }
 
@@ -588,6 +647,41 @@ mod tests {
         let text = xml.read_text(&root).unwrap();
 
         assert_eq!(text, "first ]]> &amp; & more");
+    }
+
+    #[test]
+    fn exact_text_keeps_cdata_whitespace() {
+        let mut xml = stream(
+            "<R><V>\n  <![CDATA[ first line\n  second ]]]]><![CDATA[> \u{E9}\n]]>\n</V>\
+             <W>  plain &amp; text  </W><E> <![CDATA[]]> </E><B>  </B><M> a <![CDATA[ b ]]> c </M></R>",
+        );
+        let root = xml.read_root().unwrap();
+
+        let mut texts = Vec::new();
+        while let Some(child) = xml.next_child(&root).unwrap() {
+            texts.push(xml.read_text_exact(&child).unwrap());
+        }
+
+        assert_eq!(
+            texts,
+            [
+                " first line\n  second ]]> \u{E9}\n",
+                "plain & text",
+                "",
+                "",
+                "a  b  c",
+            ]
+        );
+    }
+
+    #[test]
+    fn exact_text_rejects_child_element() {
+        let mut xml = stream("<T><![CDATA[a]]><B/></T>");
+        let root = xml.read_root().unwrap();
+
+        let error = xml.read_text_exact(&root).unwrap_err();
+
+        assert_eq!(error.to_string(), "unexpected element B inside T");
     }
 
     #[test]
