@@ -3,8 +3,11 @@
 
 mod catalog;
 mod generate;
+mod hosts;
 
 use std::collections::BTreeMap;
+
+pub use hosts::{GlossaryGaps, Host, HostDatabase, TrackingMethod};
 
 /// Everything the simulated subscription contains.
 ///
@@ -26,6 +29,14 @@ pub struct Dataset {
     /// Policy exports that fail: policy id to the CODE and TEXT of the SIMPLE_RETURN that the
     /// export then returns with HTTP 400. Empty in a generated data set.
     pub export_failures: BTreeMap<u64, (u32, String)>,
+    /// Hosts that the active policies are evaluated on, sorted by id.
+    ///
+    /// The postures are generated from them when the simulator starts. Changing a host later
+    /// changes what the posture info's GLOSSARY shows, not the postures (see
+    /// [`crate::Simulator::regenerate_postures`]).
+    pub hosts: Vec<Host>,
+    /// Hosts, technologies and controls that the posture info leaves out of its GLOSSARY.
+    pub glossary_gaps: GlossaryGaps,
 }
 
 /// A compliance policy as the policy list and the policy export return it.
@@ -159,7 +170,7 @@ pub struct Framework {
 }
 
 /// Criticality of a control, with the labels and values that Qualys uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Criticality {
     /// UNDEFINED, value 0.
     Undefined,
@@ -342,13 +353,24 @@ impl Dataset {
         self.frameworks.iter().find(|framework| framework.id == id)
     }
 
-    /// Sorts policies, controls, technologies and frameworks by id, as the server expects
-    /// them. Sections and the controls inside them keep their order.
+    /// Returns the host with this id.
+    pub fn host(&self, id: u64) -> Option<&Host> {
+        self.hosts.iter().find(|host| host.id == id)
+    }
+
+    /// Returns the host with this id for changing it.
+    pub fn host_mut(&mut self, id: u64) -> Option<&mut Host> {
+        self.hosts.iter_mut().find(|host| host.id == id)
+    }
+
+    /// Sorts policies, controls, technologies, frameworks and hosts by id, as the server
+    /// expects them. Sections and the controls inside them keep their order.
     pub fn sort(&mut self) {
         self.policies.sort_by_key(|policy| policy.id);
         self.controls.sort_by_key(|control| control.id);
         self.technologies.sort_by_key(|technology| technology.id);
         self.frameworks.sort_by_key(|framework| framework.id);
+        self.hosts.sort_by_key(|host| host.id);
     }
 
     /// Sets [`Policy::control_ids`] of every policy that has at least one section to the

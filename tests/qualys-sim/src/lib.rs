@@ -5,8 +5,8 @@
 //! faults (limit rejections, server errors, broken bodies) per endpoint and request number.
 //!
 //! Implemented so far, on `/api/{2.0,3.0,4.0,5.0}/fo/compliance/` of the classic API: the
-//! policy list (`policy/?action=list`), the policy export (`policy/?action=export`) and the
-//! control list (`control/?action=list`).
+//! policy list (`policy/?action=list`), the policy export (`policy/?action=export`), the
+//! control list (`control/?action=list`) and the posture info (`posture/info/?action=list`).
 
 #![warn(missing_docs)]
 
@@ -15,6 +15,7 @@ mod classic;
 mod dataset;
 mod datetime;
 mod faults;
+mod postures;
 mod record;
 mod response;
 mod rng;
@@ -26,9 +27,10 @@ mod xml;
 pub use classic::SUPPORTED_VERSIONS;
 pub use classic::paging::WARNING_URL_ORIGIN;
 pub use dataset::{
-    Category, Control, Criticality, Dataset, Framework, Policy, PolicyControl, PolicyStatus,
-    Section, Technology,
+    Category, Control, Criticality, Dataset, Framework, GlossaryGaps, Host, HostDatabase, Policy,
+    PolicyControl, PolicyStatus, Section, Technology, TrackingMethod,
 };
 pub use faults::{Fault, FaultRule};
+pub use postures::{Posture, PostureError, PostureKey, PostureStatus, Postures};
 pub use record::{Api, Endpoint, RecordedRequest};
 pub use simulator::{SimConfig, Simulator};

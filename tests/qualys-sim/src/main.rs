@@ -30,6 +30,15 @@ struct Args {
     /// Password accepted with HTTP Basic authentication.
     #[arg(long, default_value = "sim-password")]
     password: String,
+    /// Number of generated hosts. Each active policy is evaluated on about 7 in 8 of them.
+    #[arg(long, default_value_t = 12)]
+    hosts: usize,
+    /// Number of controls in every generated policy (default: 1 to 5 each).
+    #[arg(long)]
+    controls_per_policy: Option<usize>,
+    /// Put a character that XML 1.0 does not allow into every Nth posture's evidence.
+    #[arg(long)]
+    invalid_char_every: Option<u64>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -49,6 +58,9 @@ fn main() -> anyhow::Result<()> {
         username: args.username,
         password: args.password,
         port: args.port,
+        hosts: args.hosts,
+        controls_per_policy: args.controls_per_policy,
+        invalid_char_every: args.invalid_char_every,
     })?;
     println!("qualys-sim listening on {}", simulator.base_url());
 

@@ -30,6 +30,8 @@ pub enum Endpoint {
     PolicyExport,
     /// `action=list` on `/api/<version>/fo/compliance/control/`.
     ControlList,
+    /// `action=list` on `/api/<version>/fo/compliance/posture/info/`.
+    PostureInfo,
     /// Any request that matches no implemented operation: unknown paths, unsupported API
     /// versions, and unknown or missing actions.
     Other,

@@ -61,6 +61,13 @@ impl SplitMix64 {
     }
 }
 
+/// Returns a well-mixed value of a seed and an index, for values that must be drawn from a
+/// stream of their own per item (such as one posture) without walking a shared stream.
+pub(crate) fn mix(seed: u64, index: u64) -> u64 {
+    let mut rng = SplitMix64::new(seed ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03));
+    rng.next_u64()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,10 +12,12 @@ use axum::serve::ListenerExt as _;
 use tokio::sync::oneshot;
 
 use crate::dataset::Dataset;
+use crate::datetime::{format_unix, parse_qualys};
 use crate::faults::FaultRule;
+use crate::postures::{Postures, Stamp};
 use crate::record::{Api, RecordedRequest};
 use crate::server;
-use crate::state::{Credentials, State, lock};
+use crate::state::{Credentials, DEFAULT_CLOCK, State, lock};
 
 /// Settings of a simulator.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +37,17 @@ pub struct SimConfig {
     pub password: String,
     /// TCP port on 127.0.0.1, or 0 (the default) for any free port.
     pub port: u16,
+    /// Number of generated hosts. Each active policy is evaluated on about 7 in 8 of them.
+    /// Default 12.
+    pub hosts: usize,
+    /// Number of controls in every generated policy, or `None` (the default) for 1 to 5.
+    /// Values above `controls` give each policy every control. See [`Dataset::from_config`].
+    pub controls_per_policy: Option<usize>,
+    /// Makes every Nth posture's evidence (the postures with ids 5000000 + N, 5000000 + 2N
+    /// and so on) contain a character that XML 1.0 does not allow, such as U+0001. The body
+    /// of a posture info page showing that evidence is then not well-formed XML. `None` (the
+    /// default) and `Some(0)` keep all evidence valid.
+    pub invalid_char_every: Option<u64>,
 }
 
 impl Default for SimConfig {
@@ -47,6 +60,9 @@ impl Default for SimConfig {
             username: "pcsync".to_string(),
             password: "sim-password".to_string(),
             port: 0,
+            hosts: 12,
+            controls_per_policy: None,
+            invalid_char_every: None,
         }
     }
 }
@@ -92,12 +108,19 @@ impl Simulator {
             .context("reading the listener's address failed")?;
 
         let credentials = Credentials {
-            username: config.username,
-            password: config.password,
+            username: config.username.clone(),
+            password: config.password.clone(),
         };
-        let dataset =
-            Dataset::generate_with_controls(config.policies, config.controls, config.seed);
-        let state = Arc::new(State::new(credentials, dataset, config.page_size));
+        let dataset = Dataset::from_config(&config);
+        let mut postures = Postures::generate(&dataset, config.seed);
+        postures.set_invalid_char_every(config.invalid_char_every);
+        let state = Arc::new(State::new(
+            credentials,
+            dataset,
+            postures,
+            config.seed,
+            config.page_size,
+        ));
 
         let (ready_sender, ready) = std::sync::mpsc::channel();
         let (stop, stopped) = oneshot::channel();
@@ -153,12 +176,71 @@ impl Simulator {
     ///
     /// Afterwards the data set is sorted by id ([`Dataset::sort`]), and the `control_ids` of
     /// every policy with sections are set from its sections ([`Dataset::sync_control_ids`]).
+    /// The postures stay as they are until [`Simulator::regenerate_postures`], while the
+    /// posture info's GLOSSARY shows the changed data at once.
     pub fn with_dataset<R>(&self, f: impl FnOnce(&mut Dataset) -> R) -> R {
         let mut dataset = lock(&self.state.dataset);
         let result = f(&mut dataset);
         dataset.sort();
         dataset.sync_control_ids();
         result
+    }
+
+    /// Runs `f` on the postures and returns its result. Requests arriving meanwhile wait, and
+    /// later requests see the change. A response already being sent keeps the postures it
+    /// started with.
+    pub fn with_postures<R>(&self, f: impl FnOnce(&mut Postures) -> R) -> R {
+        let mut postures = lock(&self.state.postures);
+        f(&mut postures)
+    }
+
+    /// Replaces the postures with those that [`Postures::generate`] makes from the current
+    /// data set and the seed, so that changed policies, controls and hosts take effect.
+    /// Earlier status changes are lost, and the evidence knob
+    /// ([`Postures::invalid_char_every`]) is kept.
+    pub fn regenerate_postures(&self) {
+        let dataset = lock(&self.state.dataset);
+        let mut postures = lock(&self.state.postures);
+        let every = postures.invalid_char_every();
+        *postures = Postures::generate(&dataset, self.state.seed);
+        postures.set_invalid_char_every(every);
+    }
+
+    /// Moves the clock forward by `days` days and evaluates every posture again at the new
+    /// time, as a scan of all hosts would. Returns the ids of the postures whose status
+    /// changed, sorted.
+    ///
+    /// Every posture's evaluation time becomes the new clock, and so does every host's last
+    /// scan time. Of the `n` postures that are Passed or Failed, `round(change_fraction * n)`
+    /// flip to the other status (`change_fraction` is clamped to 0..=1). A flipped posture
+    /// gets the old status as its previous status and the new clock as its modification
+    /// time and as its last pass or fail time, and as its first one if it had none. Error
+    /// postures keep their status. The same sequence of calls on the same seed flips the
+    /// same postures.
+    ///
+    /// A clock that [`Simulator::set_clock`] set to text that does not parse counts as the
+    /// default clock, 2026-12-04T10:00:00Z. A result past early 2136, where the postures'
+    /// time storage ends, is stored as that end.
+    pub fn advance_days(&self, days: u32, change_fraction: f64) -> Vec<u64> {
+        let mut dataset = lock(&self.state.dataset);
+        let mut postures = lock(&self.state.postures);
+        let mut clock = lock(&self.state.clock);
+        let now = parse_qualys(&clock)
+            .or_else(|| parse_qualys(DEFAULT_CLOCK))
+            .unwrap_or_default();
+        let stamp = Stamp::clamped(now + i64::from(days) * 86_400);
+        let text = format_unix(stamp.unix());
+        *clock = text.clone();
+        for host in &mut dataset.hosts {
+            host.last_scan = text.clone();
+        }
+        postures.advance(stamp, change_fraction)
+    }
+
+    /// Returns the time that responses report, as [`Simulator::set_clock`] and
+    /// [`Simulator::advance_days`] set it.
+    pub fn clock(&self) -> String {
+        self.state.clock()
     }
 
     /// Adds a fault rule. When several rules match a request, the one injected first fires.

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::dataset::Dataset;
 use crate::faults::FaultBook;
+use crate::postures::Postures;
 use crate::record::{Api, Endpoint, RecordedRequest};
 
 /// Default simulated time of responses.
@@ -26,9 +27,16 @@ pub(crate) struct Credentials {
     pub(crate) password: String,
 }
 
+/// State of a running simulator.
+///
+/// Code that holds several of its locks takes them in field order (dataset, postures, clock)
+/// to rule out deadlocks.
 pub(crate) struct State {
     pub(crate) credentials: Credentials,
+    /// Seed of the data set, which the posture texts are derived from.
+    pub(crate) seed: u64,
     pub(crate) dataset: Mutex<Dataset>,
+    pub(crate) postures: Mutex<Postures>,
     pub(crate) faults: Mutex<FaultBook>,
     pub(crate) clock: Mutex<String>,
     pub(crate) page_size: AtomicUsize,
@@ -39,10 +47,18 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub(crate) fn new(credentials: Credentials, dataset: Dataset, page_size: usize) -> Self {
+    pub(crate) fn new(
+        credentials: Credentials,
+        dataset: Dataset,
+        postures: Postures,
+        seed: u64,
+        page_size: usize,
+    ) -> Self {
         Self {
             credentials,
+            seed,
             dataset: Mutex::new(dataset),
+            postures: Mutex::new(postures),
             faults: Mutex::new(FaultBook::default()),
             clock: Mutex::new(DEFAULT_CLOCK.to_string()),
             page_size: AtomicUsize::new(page_size),

@@ -172,6 +172,23 @@ impl Line {
         self
     }
 
+    /// Opens an element with attributes, such as `<DPV lastUpdated="..">`.
+    pub(crate) fn open_with_attributes(
+        &mut self,
+        name: &str,
+        attributes: &[(&str, &str)],
+    ) -> &mut Self {
+        self.buf.push('<');
+        self.buf.push_str(name);
+        for (key, value) in attributes {
+            let _ = write!(self.buf, " {key}=\"");
+            push_escaped(&mut self.buf, value);
+            self.buf.push('"');
+        }
+        self.buf.push('>');
+        self
+    }
+
     /// Closes an element.
     pub(crate) fn close(&mut self, name: &str) -> &mut Self {
         let _ = write!(self.buf, "</{name}>");
@@ -181,6 +198,14 @@ impl Line {
     /// Writes `<name>value</name>` where `value` is a number or another value with no markup.
     pub(crate) fn number(&mut self, name: &str, value: impl std::fmt::Display) -> &mut Self {
         let _ = write!(self.buf, "<{name}>{value}</{name}>");
+        self
+    }
+
+    /// Writes `<name>text</name>` with the text escaped.
+    pub(crate) fn text(&mut self, name: &str, text: &str) -> &mut Self {
+        let _ = write!(self.buf, "<{name}>");
+        push_escaped(&mut self.buf, text);
+        let _ = write!(self.buf, "</{name}>");
         self
     }
 
@@ -243,6 +268,18 @@ mod tests {
         assert_eq!(
             writer.finish(),
             "<LIST total=\"1\">\n  <ITEM><ID>7</ID><NAME><![CDATA[a]]]]><![CDATA[>b]]></NAME></ITEM>\n</LIST>\n"
+        );
+    }
+
+    #[test]
+    fn line_writes_attributes_and_text() {
+        let mut line = Line::new();
+        line.open_with_attributes("DPV", &[("at", "a<b")])
+            .text("LABEL", ":dp_1 & x")
+            .close("DPV");
+        assert_eq!(
+            line.buf,
+            "<DPV at=\"a&lt;b\"><LABEL>:dp_1 &amp; x</LABEL></DPV>"
         );
     }
 }

@@ -7,6 +7,7 @@ pub(crate) mod paging;
 pub(crate) mod params;
 pub(crate) mod policy_export;
 pub(crate) mod policy_list;
+pub(crate) mod posture_info;
 pub(crate) mod simple_return;
 
 use std::sync::Arc;
@@ -40,6 +41,10 @@ const RESOURCES: &[(&str, &[(&str, Endpoint)])] = &[
         ],
     ),
     ("fo/compliance/control", &[("list", Endpoint::ControlList)]),
+    (
+        "fo/compliance/posture/info",
+        &[("list", Endpoint::PostureInfo)],
+    ),
 ];
 
 /// Where a classic request goes.
@@ -156,6 +161,7 @@ async fn respond(state: &State, incoming: &Incoming, route: &Route, number: u64)
         Route::Operation(Endpoint::PolicyList) => policy_list::respond(state, incoming, &clock),
         Route::Operation(Endpoint::PolicyExport) => policy_export::respond(state, incoming, &clock),
         Route::Operation(Endpoint::ControlList) => control_list::respond(state, incoming, &clock),
+        Route::Operation(Endpoint::PostureInfo) => posture_info::respond(state, incoming, &clock),
         Route::MissingAction => ParamError::missing("action").into_response(&clock),
         Route::UnknownAction(action) => {
             let expected = "an action that this resource supports";

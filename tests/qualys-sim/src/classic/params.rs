@@ -93,7 +93,8 @@ pub(crate) struct IdSet {
 }
 
 impl IdSet {
-    fn from_ranges(mut ranges: Vec<(u64, u64)>) -> Self {
+    /// Creates a set from inclusive ranges, which may overlap and come in any order.
+    pub(crate) fn from_ranges(mut ranges: Vec<(u64, u64)>) -> Self {
         ranges.sort_unstable();
         let mut merged: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
         for (low, high) in ranges {

@@ -273,3 +273,75 @@ pub(super) const COMMENTS: &[&str] = &[
 pub(super) const APPENDIX: &str = "This policy implements {title}.\n\
      Exceptions & compensating controls are tracked in the <exception register>.\n\
      Appendix revision {revision}.";
+
+/// Operating-system technologies, each with the OS texts that hosts running it report.
+pub(super) const OPERATING_SYSTEMS: &[(u64, &[&str])] = &[
+    (
+        45,
+        &[
+            "Windows Server 2019 Datacenter 64 bit Edition Version 1809",
+            "Windows Server 2019 Standard 64 bit Edition Version 1809",
+        ],
+    ),
+    (
+        61,
+        &["Windows Server 2022 Datacenter 64 bit Edition Version 21H2"],
+    ),
+    (
+        88,
+        &[
+            "Red Hat Enterprise Linux 8.9",
+            "Red Hat Enterprise Linux 8.6",
+        ],
+    ),
+    (132, &["Ubuntu Linux 22.04.4 LTS"]),
+];
+
+/// Database technologies, each with the prefix of its instance names, the names of up to
+/// five instances, and whether it runs on Windows only.
+pub(super) const DATABASES: &[(u64, &str, &[&str], bool)] = &[
+    (
+        17,
+        "oracle19c",
+        &["ORCL1", "ORCL2", "ORCL3", "ORCL4", "ORCL5"],
+        false,
+    ),
+    (
+        119,
+        "mssql2019",
+        &[
+            "MSSQLSERVER",
+            "SQLEXPRESS",
+            "REPORTING",
+            "STAGING",
+            "ARCHIVE",
+        ],
+        true,
+    ),
+    (
+        140,
+        "postgresql14",
+        &["5432", "5433", "5434", "5435", "5436"],
+        false,
+    ),
+    (
+        151,
+        "mysql8.0",
+        &["3306", "3307", "3308", "3309", "3310"],
+        false,
+    ),
+];
+
+/// Id of the Oracle 19c technology, which one host of every data set runs with five
+/// instances.
+pub(super) const ORACLE_19C: u64 = 17;
+
+/// Roles that give hosts without a database their names, such as `web03`.
+pub(super) const HOST_ROLES: &[&str] = &["web", "app", "dc", "file", "mail", "build", "jump"];
+
+/// Returns whether an operating-system technology is a Windows version.
+pub(super) fn is_windows(technology_id: u64) -> bool {
+    TECHNOLOGIES
+        .iter()
+        .any(|(id, _, family)| *id == technology_id && *family == Family::Windows)
+}

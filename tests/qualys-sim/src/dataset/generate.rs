@@ -11,14 +11,20 @@ use super::catalog::{
     self, APPENDIX, BENCHMARKS, COMMENTS, FRAMEWORKS, MARKUP_SUFFIXES, NIST_FAMILIES, RATIONALES,
     ReferenceStyle, SECTION_HEADINGS, SETTINGS, Setting, USERS,
 };
+use super::hosts::generate_hosts;
 use super::{
-    Category, Control, Criticality, Dataset, Policy, PolicyControl, PolicyStatus, Section,
+    Category, Control, Criticality, Dataset, GlossaryGaps, Policy, PolicyControl, PolicyStatus,
+    Section,
 };
 use crate::datetime::format_unix;
 use crate::rng::SplitMix64;
+use crate::simulator::SimConfig;
 
 /// Number of controls in a data set from [`Dataset::generate`].
 pub(crate) const CONTROL_COUNT: usize = 40;
+/// Number of hosts in a data set from [`Dataset::generate`] and
+/// [`Dataset::generate_with_controls`].
+pub(crate) const HOST_COUNT: usize = 12;
 /// Start of the policy ids. Each id is the previous one plus a random step of 1 to 2000.
 const POLICY_ID_BASE: u64 = 100_000;
 /// Start of the control ids. Each id is the previous one plus a random step of 1 to 120.
@@ -36,6 +42,7 @@ const DAY: i64 = 86_400;
 const CONTROL_STREAM: u64 = 0x636F_6E74_726F_6C73;
 const CONTROL_DETAILS_STREAM: u64 = 0x6374_726C_6465_7461;
 const POLICY_DETAILS_STREAM: u64 = 0x706F_6C64_6574_6169;
+const POLICY_SIZE_STREAM: u64 = 0x706F_6C73_697A_6573;
 
 /// Position, counted modulo 10, of the user-defined controls: exactly one control in ten is
 /// user-defined, and every data set with at least 7 controls has one.
@@ -48,38 +55,75 @@ impl Dataset {
         Self::generate_with_controls(policies, CONTROL_COUNT, seed)
     }
 
-    /// Generates `policies` policies and `controls` controls from `seed`, with the fixed
-    /// technologies and frameworks.
+    /// Generates `policies` policies, `controls` controls and 12 hosts from `seed`, with the
+    /// fixed technologies and frameworks.
     ///
     /// The same arguments always give the same data set. Policies are drawn one after the
     /// other, so the data set for `n` policies is a prefix of the one for `n + 1` with the
     /// same seed. Controls are drawn the same way and do not depend on the number of
     /// policies, but the policies' choice of controls depends on the number of controls.
+    /// Hosts come from a stream of their own and depend on the seed and their number only.
     ///
     /// Each policy has 1 to 5 controls (about 3.4 on average) in 1 to 4 sections, drawn from
     /// the shared pool, so most controls sit in several policies. Each of its controls gets a
     /// criticality of its own in that policy, drawn independently of other policies.
     pub fn generate_with_controls(policies: usize, controls: usize, seed: u64) -> Dataset {
-        let controls = generate_controls(controls, seed);
-        let control_ids: Vec<u64> = controls.iter().map(|control| control.id).collect();
+        generate(policies, controls, None, HOST_COUNT, seed)
+    }
 
-        let mut rng = SplitMix64::new(seed);
-        let mut details_rng = SplitMix64::new(seed ^ POLICY_DETAILS_STREAM);
-        let mut id = POLICY_ID_BASE;
-        let mut generated = Vec::with_capacity(policies);
-        for index in 0..policies {
-            id += rng.between(1, 2_000);
-            let mut policy = generate_policy(&mut rng, index, id, &control_ids);
-            add_policy_details(&mut details_rng, &mut policy, &controls);
-            generated.push(policy);
+    /// Generates the data set that a simulator started with `config` serves: `policies`,
+    /// `controls`, `controls_per_policy`, `hosts` and `seed` are used, the other fields are
+    /// ignored.
+    ///
+    /// With `controls_per_policy: None` the policies and controls are those of
+    /// [`Dataset::generate_with_controls`]. With `Some(n)` each policy instead contains `n`
+    /// different controls (all of them when `n` exceeds `controls`), drawn from a stream of
+    /// their own, which also changes the sections and criticalities drawn after them.
+    pub fn from_config(config: &SimConfig) -> Dataset {
+        generate(
+            config.policies,
+            config.controls,
+            config.controls_per_policy,
+            config.hosts,
+            config.seed,
+        )
+    }
+}
+
+fn generate(
+    policies: usize,
+    controls: usize,
+    controls_per_policy: Option<usize>,
+    hosts: usize,
+    seed: u64,
+) -> Dataset {
+    let controls = generate_controls(controls, seed);
+    let control_ids: Vec<u64> = controls.iter().map(|control| control.id).collect();
+
+    let mut rng = SplitMix64::new(seed);
+    let mut details_rng = SplitMix64::new(seed ^ POLICY_DETAILS_STREAM);
+    let mut size_rng = SplitMix64::new(seed ^ POLICY_SIZE_STREAM);
+    let mut id = POLICY_ID_BASE;
+    let mut generated = Vec::with_capacity(policies);
+    for index in 0..policies {
+        id += rng.between(1, 2_000);
+        let mut policy = generate_policy(&mut rng, index, id, &control_ids);
+        if let Some(count) = controls_per_policy {
+            let mut chosen = pick_distinct(&mut size_rng, &control_ids, count);
+            chosen.sort_unstable();
+            policy.control_ids = chosen;
         }
-        Dataset {
-            policies: generated,
-            controls,
-            technologies: catalog::technologies(),
-            frameworks: catalog::frameworks(),
-            export_failures: BTreeMap::new(),
-        }
+        add_policy_details(&mut details_rng, &mut policy, &controls);
+        generated.push(policy);
+    }
+    Dataset {
+        policies: generated,
+        controls,
+        technologies: catalog::technologies(),
+        frameworks: catalog::frameworks(),
+        export_failures: BTreeMap::new(),
+        hosts: generate_hosts(hosts, seed),
+        glossary_gaps: GlossaryGaps::default(),
     }
 }
 

@@ -15,6 +15,7 @@ pub const USERNAME: &str = "pcsync";
 pub const PASSWORD: &str = "sim-password";
 pub const LIST_PATH: &str = "/api/5.0/fo/compliance/policy/";
 pub const CONTROL_PATH: &str = "/api/5.0/fo/compliance/control/";
+pub const POSTURE_PATH: &str = "/api/5.0/fo/compliance/posture/info/";
 
 pub fn start(config: SimConfig) -> Simulator {
     Simulator::start(config).expect("simulator starts")
@@ -89,6 +90,11 @@ pub fn export(sim: &Simulator, query: &str) -> Reply {
 /// Fetches the control list with these parameters.
 pub fn control_list(sim: &Simulator, query: &str) -> Reply {
     get(sim, &format!("{CONTROL_PATH}?{query}"))
+}
+
+/// Fetches the posture info with these parameters (after `action=list&`).
+pub fn posture_info(sim: &Simulator, query: &str) -> Reply {
+    get(sim, &format!("{POSTURE_PATH}?action=list&{query}"))
 }
 
 /// An element with its attributes, child elements and text (text and CDATA concatenated).
