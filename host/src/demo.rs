@@ -11,11 +11,17 @@ use crate::store::{RunRecord, RunState, Trigger};
 use crate::{JobId, Pcsync};
 
 /// The jobs the demo runs, in the order the chain runs them.
-const CHAIN: [JobId; 3] = [JobId::PcPolicies, JobId::PcPolicyDetails, JobId::PcControls];
+const CHAIN: [JobId; 4] = [
+    JobId::PcPolicies,
+    JobId::PcPolicyDetails,
+    JobId::PcControls,
+    JobId::PcResults,
+];
 
-/// Runs the policy chain (Policies, then Policies Detail and Controls) twice against a fresh
-/// simulator: a first import, then again after the simulated subscription changed (one policy
-/// retitled, one deleted), and prints each job's counts.
+/// Runs the classic chain (Policies, then Policies Detail and Controls, then Results) twice
+/// against a fresh simulator: a first import, then again a simulated week later (one policy
+/// retitled, one deleted, 5 % of the postures changed status), and prints each job's counts
+/// and the results by status.
 pub fn run(policies: usize, page_size: usize) -> anyhow::Result<ExitCode> {
     let username = "demo";
     let password = "demo-password";
@@ -70,15 +76,38 @@ pub fn run(policies: usize, page_size: usize) -> anyhow::Result<ExitCode> {
             dataset.policies.remove(1);
         }
     });
+    let changed = simulator.advance_days(7, 0.05);
+    out!(
+        "\na simulated week later: {} postures changed status",
+        changed.len()
+    );
     for job in CHAIN {
-        runs.push(timed_run(&pcsync, job, "after one edit, one delete")?);
+        runs.push(timed_run(&pcsync, job, "a week later")?);
     }
 
     let ok = runs.iter().all(|run| run.state == RunState::Complete);
+    let mut by_status = std::collections::BTreeMap::<(String, String), u64>::new();
+    pcsync
+        .store()
+        .visit_results(&crate::store::ResultFilter::default(), |row| {
+            *by_status
+                .entry((row.data.result.status.clone(), row.data.state.clone()))
+                .or_default() += 1;
+            true
+        })?;
+    out!("\nresults by status:");
+    for ((status, state), count) in &by_status {
+        out!("  {status:<7} {state:<7} {count}");
+    }
     out!(
-        "\ncontrols stored: {}; technologies stored: {}",
+        "status changes recorded in sn_vulc_result_history: {}",
+        pcsync.store().history_count()?
+    );
+    out!(
+        "\ncontrols stored: {}; technologies stored: {}; hosts stored: {}",
         pcsync.store().controls()?.len(),
-        pcsync.store().technologies()?.len()
+        pcsync.store().technologies()?.len(),
+        pcsync.store().hosts()?.len()
     );
     out!(
         "policies stored: {} ({} no longer returned, kept as inactive)",

@@ -23,12 +23,22 @@ impl Setup {
 
     /// `extra` is appended to the configuration file, for job sections.
     pub fn with_extra(policies: usize, page_size: usize, extra: &str) -> Setup {
+        Setup::with_config(
+            SimConfig {
+                policies,
+                page_size,
+                ..SimConfig::default()
+            },
+            extra,
+        )
+    }
+
+    /// A simulator with `config` (its credentials replaced by the test ones).
+    pub fn with_config(config: SimConfig, extra: &str) -> Setup {
         let simulator = Simulator::start(SimConfig {
-            policies,
-            page_size,
             username: USERNAME.into(),
             password: PASSWORD.into(),
-            ..SimConfig::default()
+            ..config
         })
         .expect("simulator starts");
         let dir = tempfile::tempdir().expect("temporary directory");
@@ -37,9 +47,16 @@ impl Setup {
         setup
     }
 
+    /// Writes `pcsync.toml`. Retries back off for milliseconds, not seconds, unless `extra` has a
+    /// `[retry]` section of its own.
     pub fn write_config(&self, password: &str, extra: &str) {
+        let retry = if extra.contains("[retry]") {
+            ""
+        } else {
+            "[retry]\ninitial_backoff_ms = 10\nmax_backoff_ms = 50\n"
+        };
         let text = format!(
-            "[qualys]\napi_url = \"{url}\"\ngateway_url = \"{url}\"\nusername = \"{USERNAME}\"\npassword = \"{password}\"\ntimeout_secs = 10\n\n[retry]\ninitial_backoff_ms = 10\nmax_backoff_ms = 50\n\n{extra}\n",
+            "[qualys]\napi_url = \"{url}\"\ngateway_url = \"{url}\"\nusername = \"{USERNAME}\"\npassword = \"{password}\"\ntimeout_secs = 10\n\n{retry}\n{extra}\n",
             url = self.simulator.base_url()
         );
         std::fs::write(self.config_path(), text).expect("write pcsync.toml");

@@ -43,8 +43,8 @@ fn killed_runs_resume_without_loss_or_doubles() {
     setup.simulator.inject(FaultRule::new(
         Endpoint::PolicyList,
         Fault::SlowBody {
-            chunk_bytes: 1024,
-            delay_ms: 15,
+            chunk_bytes: 256,
+            delay_ms: 20,
         },
     ));
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;

@@ -282,6 +282,7 @@ impl Pcsync {
             row.status,
             row.headers.clone(),
         );
+        set_page(instance, row.page);
         let outcome = instance.process(&row.request, page);
         let counts = take_counts(instance);
         let output = match outcome {
@@ -445,6 +446,7 @@ impl Pcsync {
                     row.status,
                     row.headers.clone(),
                 );
+                set_page(&mut instance, row.page);
                 let output = instance
                     .process(&row.request, page)?
                     .map_err(RunError::from_job_error);
@@ -494,6 +496,12 @@ impl Pcsync {
         };
         tracing::debug!(job = %job, sha256 = %component.sha256, source = ?source, "component loaded");
         Ok(component)
+    }
+}
+
+fn set_page(instance: &mut JobInstance, page: u32) {
+    if let Some(services) = instance.services().as_any().downcast_mut::<StoreServices>() {
+        services.set_page(page);
     }
 }
 

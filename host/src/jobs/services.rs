@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::jobs::JobId;
 use crate::runtime::JobHost;
 use crate::runtime::bindings::{PolicyHostId, PolicyRef, Record, ResultKey};
-use crate::store::{Counts, Store};
+use crate::store::{Counts, Position, Store};
 
 /// Store access for one run. Counts the changes of the page being processed.
 pub struct StoreServices {
@@ -14,6 +14,7 @@ pub struct StoreServices {
     config: Arc<Config>,
     job: JobId,
     run_id: u64,
+    page: u32,
     page_counts: Counts,
 }
 
@@ -24,8 +25,14 @@ impl StoreServices {
             config,
             job,
             run_id,
+            page: 0,
             page_counts: Counts::default(),
         }
+    }
+
+    /// Sets the page that the next emits belong to.
+    pub fn set_page(&mut self, page: u32) {
+        self.page = page;
     }
 
     /// The counts since the last call, which starts the next page's counts.
@@ -37,7 +44,11 @@ impl StoreServices {
 impl JobHost for StoreServices {
     fn emit(&mut self, records: Vec<Record>) -> Result<(), String> {
         for record in records {
-            match self.store.upsert(self.run_id, record) {
+            let position = Position {
+                run: self.run_id,
+                page: self.page,
+            };
+            match self.store.upsert(position, record) {
                 Ok(change) => self.page_counts.record(change),
                 Err(error) => {
                     self.page_counts.errors += 1;

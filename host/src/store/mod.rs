@@ -10,7 +10,7 @@ use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
-pub use records::{Change, Counts, PolicyRow, Row, TableName};
+pub use records::{Change, Counts, PolicyRow, Position, Row, TableName};
 pub use results::{
     HistoryRow, ResultFilter, ResultRow, format_result_key, normalise_instance, parse_result_key,
 };

@@ -57,6 +57,22 @@ impl TableName {
 /// Per-policy settings an operator makes, kept apart from what Qualys sends.
 const POLICY_FLAGS: &str = "pcsync_policy_flags";
 
+/// Which page of which run an upsert is made for. Counting by page makes a page processed
+/// twice (after a crash) count the same, while two pages of one run that carry the same row
+/// (a host named on every page) count it once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Position {
+    pub run: u64,
+    pub page: u32,
+}
+
+impl From<u64> for Position {
+    /// The first page of run `run`.
+    fn from(run: u64) -> Position {
+        Position { run, page: 0 }
+    }
+}
+
 /// What an upsert did to a row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Change {
@@ -99,15 +115,17 @@ impl Counts {
 
 /// A stored row: the record as the component emitted it plus the store's bookkeeping.
 ///
-/// `created_run` and `updated_run` make processing a page twice in the same run count the same:
-/// a row created or updated by this run counts as new or updated again, not as unchanged.
+/// `created_*` and `updated_*` make processing a page twice in the same run count the same: a
+/// row created or updated by this page counts as new or updated again, not as unchanged.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Row<T> {
     pub data: T,
     /// False once a full snapshot run no longer returned the row. Rows are never deleted.
     pub present: bool,
     pub created_run: u64,
+    pub created_page: u32,
     pub updated_run: u64,
+    pub updated_page: u32,
     pub last_seen_run: u64,
     pub created_on: String,
     pub updated_on: String,
@@ -166,18 +184,19 @@ fn locate(record: &Record) -> (TableName, Vec<u8>) {
 
 impl Store {
     /// Upserts one record by its natural key on behalf of run `run_id`.
-    pub fn upsert(&self, run_id: u64, record: Record) -> StoreResult<Change> {
+    pub fn upsert(&self, position: impl Into<Position>, record: Record) -> StoreResult<Change> {
+        let position = position.into();
         let (table, key) = locate(&record);
         match record {
-            Record::Policy(data) => self.upsert_row(table, &key, data, run_id),
-            Record::Test(data) => self.upsert_row(table, &key, data, run_id),
-            Record::PolicyTest(data) => self.upsert_row(table, &key, data, run_id),
-            Record::Technology(data) => self.upsert_row(table, &key, data, run_id),
-            Record::AuthSrc(data) => self.upsert_row(table, &key, data, run_id),
-            Record::Citation(data) => self.upsert_row(table, &key, data, run_id),
-            Record::TestResult(data) => self.upsert_result(run_id, data),
-            Record::Host(data) => self.upsert_row(table, &key, data, run_id),
-            Record::PolicyHostId(data) => self.upsert_row(table, &key, data, run_id),
+            Record::Policy(data) => self.upsert_row(table, &key, data, position),
+            Record::Test(data) => self.upsert_row(table, &key, data, position),
+            Record::PolicyTest(data) => self.upsert_row(table, &key, data, position),
+            Record::Technology(data) => self.upsert_row(table, &key, data, position),
+            Record::AuthSrc(data) => self.upsert_row(table, &key, data, position),
+            Record::Citation(data) => self.upsert_row(table, &key, data, position),
+            Record::TestResult(data) => self.upsert_result(position, data),
+            Record::Host(data) => self.upsert_row(table, &key, data, position),
+            Record::PolicyHostId(data) => self.upsert_row(table, &key, data, position),
         }
     }
 
@@ -186,12 +205,12 @@ impl Store {
         table: TableName,
         key: &[u8],
         data: T,
-        run_id: u64,
+        position: Position,
     ) -> StoreResult<Change>
     where
         T: Serialize + DeserializeOwned + PartialEq,
     {
-        self.upsert_merged(table, key, run_id, |_| Ok(data))
+        self.upsert_merged(table, key, position, |_| Ok(data))
     }
 
     /// Upserts the row at `key`, whose new data `merge` derives from the stored data (if any).
@@ -199,7 +218,7 @@ impl Store {
         &self,
         table: TableName,
         key: &[u8],
-        run_id: u64,
+        position: Position,
         merge: impl FnOnce(Option<&T>) -> StoreResult<T>,
     ) -> StoreResult<Change>
     where
@@ -213,15 +232,18 @@ impl Store {
             .map(|bytes| decode::<Row<T>>(table.as_str(), &bytes))
             .transpose()?;
         let data = merge(existing.as_ref().map(|row| &row.data))?;
+        let Position { run, page } = position;
 
         let (row, change) = match existing {
             None => (
                 Row {
                     data,
                     present: true,
-                    created_run: run_id,
-                    updated_run: run_id,
-                    last_seen_run: run_id,
+                    created_run: run,
+                    created_page: page,
+                    updated_run: run,
+                    updated_page: page,
+                    last_seen_run: run,
                     created_on: now.clone(),
                     updated_on: now,
                 },
@@ -229,9 +251,9 @@ impl Store {
             ),
             Some(mut row) => {
                 let differs = row.data != data || !row.present;
-                let change = if row.created_run == run_id {
+                let change = if (row.created_run, row.created_page) == (run, page) {
                     Change::New
-                } else if row.updated_run == run_id || differs {
+                } else if (row.updated_run, row.updated_page) == (run, page) || differs {
                     Change::Updated
                 } else {
                     Change::Unchanged
@@ -241,10 +263,11 @@ impl Store {
                     row.updated_on = now;
                 }
                 if change == Change::Updated {
-                    row.updated_run = run_id;
+                    row.updated_run = run;
+                    row.updated_page = page;
                 }
                 row.present = true;
-                row.last_seen_run = run_id;
+                row.last_seen_run = run;
                 (row, change)
             }
         };
@@ -444,6 +467,7 @@ fn mark_unseen(bytes: &[u8], run_id: u64, table: TableName) -> StoreResult<Optio
             }
             row.present = false;
             row.updated_run = run_id;
+            row.updated_page = u32::MAX;
             row.updated_on = crate::time::format_utc(crate::time::now());
             Ok(Some(encode(&row)))
         }};

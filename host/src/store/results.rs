@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::encoding::{decode, encode};
-use super::records::{Change, Row, TableName, result_key_bytes};
+use super::records::{Change, Position, Row, TableName, result_key_bytes};
 use super::{Store, StoreError, StoreResult};
 use crate::runtime::bindings::{ResultKey, TestResult};
 
@@ -125,25 +125,27 @@ impl Store {
     /// opens it (a closed result that fails again reopens), and a change of status writes a
     /// history row keyed by result and posture date, so processing a page twice never doubles
     /// it.
-    pub(crate) fn upsert_result(&self, run_id: u64, mut result: TestResult) -> StoreResult<Change> {
+    pub(crate) fn upsert_result(
+        &self,
+        position: Position,
+        mut result: TestResult,
+    ) -> StoreResult<Change> {
         normalise_instance(&mut result.key);
         let key = result_key_bytes(&result.key);
-        let mut change_of_status = None;
 
-        let outcome = self.upsert_merged(
+        self.upsert_merged(
             TableName::Result,
             &key,
-            run_id,
+            position,
             |stored: Option<&ResultRow>| {
                 let previous = match stored {
                     Some(row) => Some(row.result.status.clone()),
                     None => result.previous_status.clone(),
                 };
-                if previous
-                    .as_deref()
-                    .is_some_and(|previous| previous != result.status)
-                {
-                    change_of_status = previous;
+                // The history row is written before the result row, so a crash between the
+                // two leaves the change to be seen again, not lost.
+                if let Some(previous) = previous.filter(|previous| *previous != result.status) {
+                    self.record_change_of_status(&key, &result, previous, position.run)?;
                 }
 
                 let passed = result.status == PASSED;
@@ -166,29 +168,36 @@ impl Store {
                     last_seen,
                 })
             },
-        )?;
+        )
+    }
 
-        if let Some(previous) = change_of_status {
-            let changed_on = result
-                .posture_modified_date
-                .clone()
-                .or_else(|| result.evaluation_date.clone())
-                .unwrap_or_else(|| crate::time::format_utc(crate::time::now()));
-            let mut history_key = key.clone();
-            history_key.push(0);
-            history_key.extend_from_slice(changed_on.as_bytes());
-            let row = HistoryRow {
-                key: result.key.clone(),
-                previous_status: Some(previous),
-                status: result.status.clone(),
-                changed_on,
-                run_id,
-            };
-            self.tree(HISTORY)?
-                .insert(history_key, encode(&row))
-                .map_err(|source| self.sled_error(source))?;
-        }
-        Ok(outcome)
+    /// Writes the history row of a change of status, keyed by result and posture date.
+    fn record_change_of_status(
+        &self,
+        key: &[u8],
+        result: &TestResult,
+        previous: String,
+        run_id: u64,
+    ) -> StoreResult<()> {
+        let changed_on = result
+            .posture_modified_date
+            .clone()
+            .or_else(|| result.evaluation_date.clone())
+            .unwrap_or_else(|| crate::time::format_utc(crate::time::now()));
+        let mut history_key = key.to_vec();
+        history_key.push(0);
+        history_key.extend_from_slice(changed_on.as_bytes());
+        let row = HistoryRow {
+            key: result.key.clone(),
+            previous_status: Some(previous),
+            status: result.status.clone(),
+            changed_on,
+            run_id,
+        };
+        self.tree(HISTORY)?
+            .insert(history_key, encode(&row))
+            .map_err(|source| self.sled_error(source))?;
+        Ok(())
     }
 
     pub fn result(&self, key: &ResultKey) -> StoreResult<Option<Row<ResultRow>>> {

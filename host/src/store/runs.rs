@@ -329,7 +329,8 @@ impl Store {
         Ok(rows)
     }
 
-    /// Deletes processed import rows, and their attachment files, processed before `cutoff`.
+    /// Deletes processed import rows, and their attachment files, processed at or before
+    /// `cutoff`.
     /// Rows not yet processed are kept whatever their age, since a resumed run still needs them.
     /// Returns how many rows were deleted.
     pub fn delete_processed_imports(&self, cutoff: &str) -> StoreResult<u64> {
@@ -345,7 +346,7 @@ impl Store {
                     .processed_at
                     .as_deref()
                     .and_then(|time| crate::time::parse_utc(time).ok())
-                    .is_some_and(|time| time < cutoff);
+                    .is_some_and(|time| time <= cutoff);
                 if row.state != ImportState::Processed || !processed_before {
                     continue;
                 }
