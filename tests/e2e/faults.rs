@@ -317,3 +317,60 @@ fn slow_run_with_progress_is_not_stalled() {
     assert_success(&output);
     assert!(stdout(&output).contains("new 10"), "{}", stdout(&output));
 }
+
+#[test]
+fn refused_connection_is_retried_then_reported() {
+    let setup = Setup::new(5, 100);
+    // A port nothing listens on: bind one, note it, and close it again.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = std::fs::read_to_string(setup.config_path())
+        .unwrap()
+        .replace(
+            &setup.simulator.base_url(),
+            &format!("http://127.0.0.1:{port}"),
+        );
+    std::fs::write(setup.config_path(), config).unwrap();
+
+    let output = setup.pcsync(&["run", "pc-policies"]);
+    assert!(!output.status.success());
+    let text = stdout(&output);
+    assert!(text.contains("gave up after 6 attempts"), "{text}");
+    assert!(text.contains("qualys.api_url"), "the fix is named: {text}");
+    let retries = stderr(&output)
+        .lines()
+        .filter(|line| line.contains("request failed; retrying"))
+        .count();
+    assert_eq!(retries, 5, "every retry is logged");
+}
+
+#[test]
+fn timeout_is_retried() {
+    let setup = Setup::new(5, 100);
+    let config = std::fs::read_to_string(setup.config_path())
+        .unwrap()
+        .replace("timeout_secs = 10", "timeout_secs = 1");
+    std::fs::write(setup.config_path(), config).unwrap();
+    inject(&setup, 1, 1, Fault::Delay { ms: 2500 });
+
+    let output = setup.pcsync(&["run", "pc-policies"]);
+    assert_success(&output);
+    assert!(stdout(&output).contains("new 5"), "{}", stdout(&output));
+    assert!(stderr(&output).contains("retrying"), "{}", stderr(&output));
+}
+
+#[test]
+fn forbidden_is_not_retried() {
+    let setup = Setup::new(5, 100);
+    inject(&setup, 1, 1, Fault::ServerError(403));
+
+    let output = setup.pcsync(&["run", "pc-policies"]);
+    assert!(!output.status.success());
+    let text = stdout(&output);
+    assert!(text.contains("HTTP 403"), "{text}");
+    assert!(text.contains("permissions"), "{text}");
+    assert_eq!(policy_requests(&setup), 1);
+}

@@ -505,3 +505,30 @@ fn sha256_matches_known_digests() {
         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
     );
 }
+
+#[test]
+fn log_volume_is_capped_per_call() {
+    let setup = Setup::new(5, 100);
+    setup.write_config(
+        PASSWORD,
+        "[jobs.pc-policies]\nmode = \"log-flood\"\n\n[limits]\nmax_log_bytes_per_call = 65536\n",
+    );
+    install_drop_in(&setup, Fixture::Misbehave.path());
+
+    let output = setup.pcsync(&["run", "pc-policies"]);
+    assert_success(&output);
+    let log = stderr(&output);
+    let flood_lines = log
+        .lines()
+        .filter(|line| line.contains("xxxxxxxxxx"))
+        .count();
+    assert!(
+        flood_lines <= 64,
+        "{flood_lines} lines of 1 KiB passed a 64 KiB limit"
+    );
+    assert!(log.contains("component log lines dropped"), "{log}");
+    assert!(
+        log.contains("dropped=10176"),
+        "the dropped lines are counted: {log}"
+    );
+}

@@ -384,3 +384,71 @@ impl Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::bindings::{Api, Method};
+
+    fn row(run_id: u64, page: u32, state: ImportState, processed_at: Option<&str>) -> ImportRow {
+        ImportRow {
+            run_id,
+            page,
+            job: JobId::PcPolicies.as_str().into(),
+            request: Request {
+                api: Api::Classic,
+                method: Method::Get,
+                path: "/api/5.0/fo/compliance/policy/".into(),
+                query: Vec::new(),
+                body: None,
+                gzip: false,
+                tag: String::new(),
+            },
+            state,
+            status: 200,
+            headers: Vec::new(),
+            attachment: format!("{run_id}/{page:06}.gz"),
+            body_bytes: 1,
+            fetched_at: "2026-01-01T00:00:00Z".into(),
+            processed_at: processed_at.map(str::to_string),
+            counts: Counts::default(),
+            warnings: Vec::new(),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn retention_keeps_unprocessed_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 8).unwrap();
+        let old = Some("2026-01-01T00:00:00Z");
+        store
+            .save_import(JobId::PcPolicies, &row(1, 0, ImportState::Processed, old))
+            .unwrap();
+        store
+            .save_import(JobId::PcPolicies, &row(1, 1, ImportState::Fetched, None))
+            .unwrap();
+        store
+            .save_import(JobId::PcPolicies, &row(1, 2, ImportState::Error, None))
+            .unwrap();
+        let recent = Some("2026-06-01T00:00:00Z");
+        store
+            .save_import(
+                JobId::PcPolicies,
+                &row(2, 0, ImportState::Processed, recent),
+            )
+            .unwrap();
+
+        let deleted = store
+            .delete_processed_imports("2026-03-01T00:00:00Z")
+            .unwrap();
+        assert_eq!(deleted, 1);
+        let kept: Vec<(u64, u32)> = store
+            .imports_of_job(JobId::PcPolicies)
+            .unwrap()
+            .iter()
+            .map(|row| (row.run_id, row.page))
+            .collect();
+        assert_eq!(kept, [(1, 1), (1, 2), (2, 0)]);
+    }
+}
