@@ -433,12 +433,15 @@ fn peak_memory_kib(hosts: usize) -> (i64, usize) {
     (usage.ru_maxrss, results)
 }
 
-// NOTE: measured on a 2-core machine: 409 520 KiB peak for 20 285 results and 503 472 KiB for
-// 201 318 results (1.23×), while a PC Policies run peaks at 37 MiB. The growth with the result
-// count has not been traced to its source yet, so the test fails and is left out of the
-// default run: `cargo test -p pcsync-tests --test e2e memory -- --ignored`.
+/// Peak resident memory of a run over about 200 000 results is at most 1.2 times that over
+/// about 20 000, with the same page size.
+// NOTE: this bound does not hold yet. On the 2-core development machine, with other builds
+// running, this test measured 67 504 KiB for 20 285 results and 116 484 KiB for 201 318. The
+// same 201 318-result run started by hand on an idle machine peaked at 63 840 KiB, so the
+// growth seems to depend on timing (sled's buffers are a suspect) and has not been traced.
+// Run it with `cargo test -p pcsync-tests --test e2e memory -- --ignored --nocapture`.
 #[test]
-#[ignore = "peak memory grows 1.23× from 20 000 to 200 000 results; the bound is 1.2×"]
+#[ignore = "peak memory still grows with the result count under load; see the NOTE above"]
 fn memory_does_not_follow_result_count() {
     let (small, small_results) = peak_memory_kib(185);
     let (large, large_results) = peak_memory_kib(1850);

@@ -9,9 +9,9 @@
 use std::io::Read;
 
 use pcsync_component_common::{
-    Element, Error, JobError, JobHost, LimitedWarnings, LogLevel, ProcessOutput, RecordBatch,
-    Request, ResultKey, SourceField, TestResult, Warning, XmlStream, normalize_datetime,
-    normalize_optional_datetime, parse_id, read_expected_root, read_warning,
+    Element, Error, JobError, JobHost, LimitedWarnings, LogLevel, ProcessOutput, QualysError,
+    RecordBatch, Request, ResultKey, SourceField, TestResult, Warning, XmlStream,
+    normalize_datetime, normalize_optional_datetime, parse_id, read_expected_root, read_warning,
 };
 
 use crate::Record;
@@ -45,7 +45,8 @@ const MAX_GAP_EXAMPLES: usize = 5;
 /// a usable key or STATUS is skipped with a warning. A truncation WARNING with a URL becomes a
 /// follow-up request with the API, gzip flag and tag of `request`.
 ///
-/// Fails with [`JobError::Qualys`] for a SIMPLE_RETURN or GENERIC_RETURN error document, and
+/// Returns a warning and no records for a SIMPLE_RETURN or GENERIC_RETURN error document about
+/// this one policy; fails with [`JobError::Qualys`] for one about the subscription, and
 /// with [`JobError::Host`] if `emit` fails. Fails with [`JobError::InvalidPage`] for a tag that
 /// is not a policy id and for anything else that is not a valid posture info list, including
 /// one with a status outside 200 to 299. Batches emitted before a failure stay emitted.
@@ -79,7 +80,13 @@ where
     let mut page = PageState::new(request, policy_id);
 
     let mut outline = XmlStream::new(open_body());
-    let root = read_expected_root(&mut outline, ROOT).map_err(|error| name_policy(error.into()))?;
+    let root = match read_expected_root(&mut outline, ROOT) {
+        Ok(root) => root,
+        Err(Error::Qualys(error)) => {
+            return policy_failed(policy_id, error, host);
+        }
+        Err(error) => return Err(name_policy(error.into())),
+    };
     if !(200..300).contains(&status) {
         return Err(name_policy(JobError::InvalidPage(format!(
             "a {ROOT} document came with a status that is not a success"
@@ -101,6 +108,37 @@ where
     let replacements = outline_replacements.max(records.replacements());
 
     Ok(page.finish(&glossary, replacements, host))
+}
+
+/// Qualys error codes that concern the subscription or the call rate rather than one policy:
+/// 1920 (blocked), 1960 (concurrency limit), 1965 (rate limit), 2000 (bad login) and 2003
+/// (registration incomplete). They fail the run; other error documents skip only the policy.
+const SUBSCRIPTION_ERROR_CODES: [u32; 5] = [1920, 1960, 1965, 2000, 2003];
+
+/// The output for a policy whose postures Qualys refused with an error document, for example
+/// 1905 for a policy deleted since the last PC Policies run: a warning naming the policy, so
+/// one policy never fails the whole import. Subscription-wide errors still fail the run.
+fn policy_failed<H: JobHost<Record = Record>>(
+    policy_id: u64,
+    error: QualysError,
+    host: &mut H,
+) -> Result<ProcessOutput, JobError> {
+    if error
+        .code
+        .is_none_or(|code| SUBSCRIPTION_ERROR_CODES.contains(&code))
+    {
+        return Err(JobError::Qualys(error));
+    }
+    let warning = format!(
+        "policy {policy_id}: posture info failed: Qualys error {}: {}",
+        error.code.map(|code| code.to_string()).unwrap_or_default(),
+        error.text
+    );
+    host.log(LogLevel::Warn, &warning);
+    Ok(ProcessOutput {
+        warnings: vec![warning],
+        ..ProcessOutput::default()
+    })
 }
 
 /// A kind of reference that the GLOSSARY may fail to explain.

@@ -499,6 +499,25 @@ fn error_document_is_qualys_error() {
 }
 
 #[test]
+fn unknown_policy_is_a_warning() {
+    let body = b"<SIMPLE_RETURN><RESPONSE><DATETIME>2026-12-02T08:15:00Z</DATETIME>\
+        <CODE>1905</CODE><TEXT>Policy ID 42 does not exist.</TEXT></RESPONSE></SIMPLE_RETURN>";
+
+    let (result, host) = run(POLICY, 400, body);
+
+    let output = result.expect("one policy's error does not fail the run");
+    assert_eq!(output.warnings.len(), 1);
+    assert!(output.warnings[0].contains("1905"), "{:?}", output.warnings);
+    assert!(
+        output.warnings[0].contains(&POLICY.to_string()),
+        "{:?}",
+        output.warnings
+    );
+    assert!(host.batches.is_empty());
+    assert!(output.follow_ups.is_empty());
+}
+
+#[test]
 fn posture_document_with_error_status_rejected() {
     let (result, host) = run(POLICY, 500, PAGE);
 

@@ -197,10 +197,6 @@ impl Pcsync {
         component: &LoadedComponent,
         run: &mut RunRecord,
     ) -> Result<(), RunError> {
-        let services = StoreServices::new(self.store_handle(), self.config_handle(), job, run.id);
-        let mut instance =
-            self.runtime()
-                .instantiate(component, Box::new(services), &run.id.to_string())?;
         let context = RunContext {
             run_id: run.id.to_string(),
             start_time: run.start_time.clone(),
@@ -215,7 +211,7 @@ impl Pcsync {
                     page = row.page,
                     "processing page stored before the interruption"
                 );
-                self.process_page(job, &mut instance, run, row)?;
+                self.process_page(job, component, run, row)?;
             }
         }
 
@@ -248,10 +244,11 @@ impl Pcsync {
                 run.next_page += 1;
                 run.pages_fetched += 1;
                 self.store().record_fetched(job, &row, run)?;
-                self.process_page(job, &mut instance, run, row)?;
+                self.process_page(job, component, run, row)?;
                 progress.touch();
             } else if !run.plan_done {
-                let slice = instance
+                let slice = self
+                    .new_instance(job, component, run.id)?
                     .plan(&context, run.plan_cursor.as_deref())?
                     .map_err(RunError::from_job_error)?;
                 run.pending.extend(slice.requests);
@@ -269,10 +266,16 @@ impl Pcsync {
     fn process_page(
         &self,
         job: JobId,
-        instance: &mut JobInstance,
+        component: &LoadedComponent,
         run: &mut RunRecord,
         mut row: ImportRow,
     ) -> Result<(), RunError> {
+        // A fresh instance per page: linear memory never shrinks, and a guest allocator grows
+        // into whatever room it has, so one instance for a whole run would hold more memory
+        // the more pages it processed. Instantiating a compiled component takes well under a
+        // millisecond.
+        let mut instance = self.new_instance(job, component, run.id)?;
+        let instance = &mut instance;
         let span = info_span!("page", page = row.page);
         let _entered = span.enter();
         run.state = RunState::Processing;
@@ -435,12 +438,9 @@ impl Pcsync {
         let span = info_span!("reprocess", job = %job, run = run.id, source_run);
         let _entered = span.enter();
 
-        let services = StoreServices::new(self.store_handle(), self.config_handle(), job, run.id);
         let outcome = (|| -> Result<(), RunError> {
-            let mut instance =
-                self.runtime()
-                    .instantiate(&component, Box::new(services), &run.id.to_string())?;
             for row in rows {
+                let mut instance = self.new_instance(job, &component, run.id)?;
                 let page = Page::new(
                     self.store().attachment_path(&row.attachment),
                     row.status,
@@ -469,6 +469,19 @@ impl Pcsync {
         self.store().save_run(&run)?;
         self.store().flush()?;
         Ok(run)
+    }
+
+    /// An instance of `component` wired to the store for run `run_id`.
+    fn new_instance(
+        &self,
+        job: JobId,
+        component: &LoadedComponent,
+        run_id: u64,
+    ) -> Result<JobInstance, RunError> {
+        let services = StoreServices::new(self.store_handle(), self.config_handle(), job, run_id);
+        Ok(self
+            .runtime()
+            .instantiate(component, Box::new(services), &run_id.to_string())?)
     }
 
     /// Reads a job's component (drop-in file first, else embedded) and checks it.

@@ -12,8 +12,9 @@ pub struct Limits {
     /// seconds. Default 300: parsing a 1000-record posture page takes well under a second, so
     /// this only stops a component that is stuck.
     pub call_timeout_secs: u64,
-    /// Linear memory one instance may grow to, in MiB. Default 256: components stream pages,
-    /// so their memory follows the largest glossary, not the page.
+    /// Linear memory one instance may grow to, in MiB. Default 64: components stream pages, so
+    /// their memory follows the largest glossary, not the page, and each page gets a fresh
+    /// instance.
     pub memory_mib: u64,
     /// Records one `emit` call may carry. Default 10 000; bounds the host memory of one batch.
     pub max_emit_batch: usize,
@@ -26,7 +27,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             call_timeout_secs: 300,
-            memory_mib: 256,
+            memory_mib: 64,
             max_emit_batch: 10_000,
             max_log_bytes_per_call: 1 << 20,
         }
