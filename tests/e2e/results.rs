@@ -457,3 +457,37 @@ fn memory_does_not_follow_result_count() {
         "{large} KiB for {large_results} results is over 1.2 × {small} KiB for {small_results}"
     );
 }
+
+#[test]
+fn deleted_policy_is_a_warning() {
+    let setup = results_setup();
+    run(&setup, "pc-policies");
+    let deleted = setup.simulator.with_dataset(|dataset| {
+        let index = dataset
+            .policies
+            .iter()
+            .position(|policy| policy.status == qualys_sim::PolicyStatus::Active)
+            .unwrap();
+        dataset.policies.remove(index).id
+    });
+
+    // PC Policies has not run since, so the store still lists the policy Qualys no longer has.
+    let output = setup.pcsync(&["run", "pc-results"]);
+    assert_success(&output);
+    let text = stdout(&output);
+    assert!(
+        text.contains(&format!("warning: policy {deleted}")),
+        "{text}"
+    );
+    assert!(text.contains("1905"), "{text}");
+    let pcsync = setup.open();
+    let mut stored = 0;
+    pcsync
+        .store()
+        .visit_results(&ResultFilter::default(), |_| {
+            stored += 1;
+            true
+        })
+        .unwrap();
+    assert!(stored > 0, "the other policies' results are stored");
+}

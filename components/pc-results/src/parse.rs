@@ -110,23 +110,20 @@ where
     Ok(page.finish(&glossary, replacements, host))
 }
 
-/// Qualys error codes that concern the subscription or the call rate rather than one policy:
-/// 1920 (blocked), 1960 (concurrency limit), 1965 (rate limit), 2000 (bad login) and 2003
-/// (registration incomplete). They fail the run; other error documents skip only the policy.
-const SUBSCRIPTION_ERROR_CODES: [u32; 5] = [1920, 1960, 1965, 2000, 2003];
+/// The Qualys error code for an invalid parameter value, which Qualys returns for a policy id it
+/// does not know (deleted since the last PC Policies run). It skips only that policy; every other
+/// error document (rate limits, internal errors) fails the run.
+const INVALID_VALUE: u32 = 1905;
 
-/// The output for a policy whose postures Qualys refused with an error document, for example
-/// 1905 for a policy deleted since the last PC Policies run: a warning naming the policy, so
-/// one policy never fails the whole import. Subscription-wide errors still fail the run.
+/// The output for a policy whose postures Qualys refused with code 1905, as for a policy deleted
+/// since the last PC Policies run: a warning naming the policy, so one policy never fails the
+/// whole import. Other error documents fail the run.
 fn policy_failed<H: JobHost<Record = Record>>(
     policy_id: u64,
     error: QualysError,
     host: &mut H,
 ) -> Result<ProcessOutput, JobError> {
-    if error
-        .code
-        .is_none_or(|code| SUBSCRIPTION_ERROR_CODES.contains(&code))
-    {
+    if error.code != Some(INVALID_VALUE) {
         return Err(JobError::Qualys(error));
     }
     let warning = format!(

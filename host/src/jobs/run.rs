@@ -24,7 +24,7 @@ const DEFAULT_LOOKBACK_DAYS: i64 = 30;
 /// Qualys and this machine cannot lose a change. Job parameter `start_time_overlap_minutes`.
 const DEFAULT_OVERLAP_MINUTES: i64 = 15;
 
-/// Why a run ended in error. The message is stored on the run record.
+/// The error that ended a run. Its message is stored on the run record.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error(transparent)]

@@ -1,4 +1,4 @@
-//! What a running component may reach: the store, through the `JobHost` trait.
+//! The store access a running component gets, through the `JobHost` trait.
 
 use std::sync::Arc;
 

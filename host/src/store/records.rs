@@ -57,7 +57,7 @@ impl TableName {
 /// Per-policy settings an operator makes, kept apart from what Qualys sends.
 const POLICY_FLAGS: &str = "pcsync_policy_flags";
 
-/// Which page of which run an upsert is made for. Counting by page makes a page processed
+/// The run and page an upsert is made for. Counting by page makes a page processed
 /// twice (after a crash) count the same, while two pages of one run that carry the same row
 /// (a host named on every page) count it once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,7 +73,7 @@ impl From<u64> for Position {
     }
 }
 
-/// What an upsert did to a row.
+/// The effect of an upsert on a row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Change {
     New,

@@ -17,7 +17,7 @@ const JOB_STATE: &str = "pcsync_job_state";
 /// The key under which the job state tree keeps the last run id handed out.
 const NEXT_RUN_ID: &str = "#last_run_id";
 
-/// What started a run.
+/// The origin of a run: the scheduler, a person or a chained job.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Trigger {
@@ -28,7 +28,7 @@ pub enum Trigger {
     Reprocess,
 }
 
-/// Where a run is.
+/// The state of a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunState {
