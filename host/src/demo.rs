@@ -34,7 +34,7 @@ pub fn run(policies: usize, page_size: usize) -> anyhow::Result<ExitCode> {
     })?;
     let data_dir = tempfile::Builder::new().prefix("pcsync-demo-").tempdir()?;
 
-    let config = Config {
+    let mut config = Config {
         qualys: QualysConfig {
             api_url: simulator.base_url(),
             gateway_url: simulator.base_url(),
@@ -44,6 +44,15 @@ pub fn run(policies: usize, page_size: usize) -> anyhow::Result<ExitCode> {
         },
         ..Config::default()
     };
+    // The simulated postures are years old, so the first Results run starts from a Start Time
+    // before all of them: a full first import, as a new deployment would configure it.
+    config.jobs.insert(
+        JobId::PcResults.as_str().to_string(),
+        crate::config::JobConfig {
+            start_time: Some("2000-01-01T00:00:00Z".into()),
+            ..Default::default()
+        },
+    );
     let pcsync = Pcsync::open(config, data_dir.path())?;
 
     out!(
