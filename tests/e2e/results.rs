@@ -491,3 +491,45 @@ fn deleted_policy_is_a_warning() {
         .unwrap();
     assert!(stored > 0, "the other policies' results are stored");
 }
+
+#[test]
+fn invalid_characters_keep_their_records() {
+    let setup = Setup::with_config(
+        SimConfig {
+            policies: 25,
+            hosts: 12,
+            invalid_char_every: Some(7),
+            ..SimConfig::default()
+        },
+        &format!("[jobs.pc-results]\ntruncation_limit = 40\n{FULL_IMPORT}\n"),
+    );
+    run(&setup, "pc-policies");
+    let text = run(&setup, "pc-results");
+    assert!(
+        text.contains("replaced"),
+        "the page warnings count the replacements: {text}"
+    );
+
+    let expected = postures(&setup).len();
+    let pcsync = setup.open();
+    let mut stored = 0;
+    let mut marked = 0;
+    pcsync
+        .store()
+        .visit_results(&ResultFilter::default(), |row| {
+            stored += 1;
+            if row
+                .data
+                .result
+                .actual_values
+                .as_deref()
+                .is_some_and(|values| values.contains('\u{FFFD}'))
+            {
+                marked += 1;
+            }
+            true
+        })
+        .unwrap();
+    assert_eq!(stored, expected, "no record is lost to a bad character");
+    assert!(marked > 0, "the bad characters became U+FFFD");
+}
