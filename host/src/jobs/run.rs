@@ -119,6 +119,7 @@ impl Pcsync {
             }
         }
         run.ended_at = Some(crate::time::format_utc(crate::time::now()));
+        run.peak_memory_kib = peak_memory_kib();
         self.store().save_run(&run)?;
         self.store().flush()?;
         self.clean_up_imports();
@@ -129,6 +130,7 @@ impl Pcsync {
             updated = run.counts.updated,
             unchanged = run.counts.unchanged,
             inactive = run.counts.inactive,
+            peak_memory_kib = ?run.peak_memory_kib,
             "run ended"
         );
         Ok(run)
@@ -510,6 +512,15 @@ impl Pcsync {
         tracing::debug!(job = %job, sha256 = %component.sha256, source = ?source, "component loaded");
         Ok(component)
     }
+}
+
+/// The process's peak resident memory in KiB (`VmHWM`), on Linux. It belongs to this program
+/// alone: unlike the parent's `ru_maxrss`, it does not inherit a high-water mark from before
+/// `exec`.
+fn peak_memory_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn set_page(instance: &mut JobInstance, page: u32) {

@@ -89,6 +89,9 @@ pub struct RunRecord {
     /// Policies whose control links a page of this run described completely; their links the
     /// run did not see become inactive when it succeeds.
     pub complete_policies: Vec<u64>,
+    /// The peak resident memory of the process that ended the run, in KiB, where the operating
+    /// system reports it (Linux).
+    pub peak_memory_kib: Option<u64>,
 }
 
 /// The processing state of an import row.
@@ -187,6 +190,7 @@ impl Store {
             plan_done: false,
             next_page: 0,
             complete_policies: Vec::new(),
+            peak_memory_kib: None,
         };
         self.save_run(&run)?;
         Ok(run)
