@@ -406,7 +406,8 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             command: ImportsCommand::Reprocess { job, run_id },
         } => {
             let pcsync = open(&cli.config, &cli.data_dir)?;
-            let run = pcsync.reprocess(job, run_id)?;
+            let (run, source_run) = pcsync.reprocess(job, run_id)?;
+            out!("reprocessed the stored pages of run {source_run} without calling Qualys");
             print_run(&run);
             Ok(exit_code(&run))
         }

@@ -48,7 +48,13 @@ impl Pcsync {
     pub fn install_component(&self, file: &Path) -> anyhow::Result<Installed> {
         let bytes = std::fs::read(file)
             .with_context(|| format!("cannot read component file {}", file.display()))?;
-        let loaded = self.runtime().load(&bytes)?;
+        let loaded = self.runtime().load(&bytes).with_context(|| {
+            format!(
+                "cannot install {}: it must be a WebAssembly component built for wasm32-wasip2 against pcsync:job@{}",
+                file.display(),
+                crate::runtime::bindings::WIT_VERSION
+            )
+        })?;
         let job: JobId = loaded
             .description
             .job_id

@@ -522,3 +522,50 @@ fn invalid_characters_keep_their_records() {
     assert_eq!(stored, expected, "no record is lost to a bad character");
     assert!(marked > 0, "the bad characters became U+FFFD");
 }
+
+#[test]
+fn future_start_time_is_warned_about() {
+    let setup = Setup::with_config(
+        SimConfig {
+            policies: 10,
+            hosts: 4,
+            ..SimConfig::default()
+        },
+        "[jobs.pc-results]\nstart_time = \"2099-01-01T00:00:00Z\"\n",
+    );
+    run(&setup, "pc-policies");
+    let output = setup.pcsync(&["run", "pc-results"]);
+    assert_success(&output);
+    let text = stdout(&output);
+    assert!(
+        text.contains("warning: Start Time 2099-01-01T00:00:00Z is later than the last evaluation"),
+        "{text}"
+    );
+}
+
+#[test]
+fn empty_start_time_defaults_to_thirty_days() {
+    let setup = Setup::with_config(
+        SimConfig {
+            policies: 10,
+            hosts: 4,
+            ..SimConfig::default()
+        },
+        "",
+    );
+    run(&setup, "pc-policies");
+    let output = setup.pcsync(&["run", "pc-results"]);
+    assert_success(&output);
+    assert!(
+        crate::harness::stderr(&output).contains("Start Time is empty; using 30 days back"),
+        "{}",
+        crate::harness::stderr(&output)
+    );
+    let since = posture_requests(&setup)[0]
+        .param("status_changes_since")
+        .map(str::to_string)
+        .expect("the delta parameter is sent");
+    let since = pcsync::time::parse_utc(&since).unwrap();
+    let days = (pcsync::time::now() - since).num_days();
+    assert!((29..=30).contains(&days), "{days} days back");
+}

@@ -416,7 +416,8 @@ impl Pcsync {
     /// Runs the job's current component over the stored pages of one run (the newest run with
     /// pages when `run_id` is none) without calling Qualys, and records the outcome as a new run
     /// with trigger reprocess. Follow-up requests are not fetched, and nothing is inactivated.
-    pub fn reprocess(&self, job: JobId, run_id: Option<u64>) -> anyhow::Result<RunRecord> {
+    /// Returns the new run and the id of the run whose pages it read.
+    pub fn reprocess(&self, job: JobId, run_id: Option<u64>) -> anyhow::Result<(RunRecord, u64)> {
         let source_run = match run_id {
             Some(id) => id,
             None => self
@@ -427,6 +428,7 @@ impl Pcsync {
                 .ok_or_else(|| anyhow::anyhow!("job {job} has no stored pages to reprocess"))?,
         };
         let rows = self.store().imports_of_run(job, source_run)?;
+        info!(job = %job, source_run, pages = rows.len(), "reprocessing the stored pages of run {source_run}");
         anyhow::ensure!(
             !rows.is_empty(),
             "run {source_run} of job {job} has no stored pages; `pcsync runs list --job {job}` lists runs"
@@ -449,6 +451,8 @@ impl Pcsync {
                     row.headers.clone(),
                 );
                 set_page(&mut instance, row.page);
+                // For a reprocess run, the pages it read again rather than fetched.
+                run.pages_fetched += 1;
                 let output = instance
                     .process(&row.request, page)?
                     .map_err(RunError::from_job_error);
@@ -470,7 +474,7 @@ impl Pcsync {
         run.ended_at = Some(crate::time::format_utc(crate::time::now()));
         self.store().save_run(&run)?;
         self.store().flush()?;
-        Ok(run)
+        Ok((run, source_run))
     }
 
     /// An instance of `component` wired to the store for run `run_id`.

@@ -220,7 +220,7 @@ impl QualysClient {
         let url_text = url.to_string();
         let transport = |error: reqwest::Error| FetchError::Transport {
             url: url_text.clone(),
-            message: describe_reqwest_error(&error),
+            message: describe_reqwest_error(&error.without_url()),
         };
 
         let mut builder = match request.method {
