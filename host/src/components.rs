@@ -12,7 +12,7 @@ use crate::runtime::page::Page;
 use crate::runtime::registry::{self, Source};
 use crate::store::{Counts, Store};
 
-/// What `install_component` did.
+/// The outcome of `install_component`.
 #[derive(Debug)]
 pub struct Installed {
     pub job: JobId,

@@ -396,7 +396,7 @@ fn chrono_minutes(minutes: i64) -> chrono::Duration {
 /// Runs `pcsync run pc-results` over one policy with `hosts` hosts and returns the run's peak
 /// resident memory in KiB, as the process itself reads it at the end of the run (`VmHWM`), and
 /// the number of results. `ru_maxrss` of the child is no measure here: across `exec` it keeps
-/// the high-water mark of this test process, which holds the simulator.
+/// the high-water mark of this test process, which contains the simulator.
 fn peak_memory_kib(hosts: usize) -> (u64, usize) {
     let setup = Setup::with_config(
         SimConfig {
@@ -425,8 +425,9 @@ fn peak_memory_kib(hosts: usize) -> (u64, usize) {
 /// about 20 000, with the same page size.
 #[test]
 fn memory_does_not_follow_result_count() {
-    // The peak includes compiling the components, whose parallel compiler's memory varies from
-    // run to run by about a tenth; the lower of two runs of each size takes that noise out.
+    // The peak includes compiling the components, and the parallel compiler's memory varies
+    // from run to run by about a tenth (measured here). So the lower of two runs of each size
+    // is compared.
     let lower = |hosts| {
         let (first, results) = peak_memory_kib(hosts);
         let (second, _) = peak_memory_kib(hosts);

@@ -45,9 +45,9 @@ const MAX_GAP_EXAMPLES: usize = 5;
 /// a usable key or STATUS is skipped with a warning. A truncation WARNING with a URL becomes a
 /// follow-up request with the API, gzip flag and tag of `request`.
 ///
-/// Returns a warning and no records for a SIMPLE_RETURN or GENERIC_RETURN error document about
-/// this one policy; fails with [`JobError::Qualys`] for one about the subscription, and
-/// with [`JobError::Host`] if `emit` fails. Fails with [`JobError::InvalidPage`] for a tag that
+/// Returns a warning and no records for an error document with code 1905 (a policy Qualys does
+/// not know). Fails with [`JobError::Qualys`] for every other SIMPLE_RETURN or GENERIC_RETURN
+/// error document, and with [`JobError::Host`] if `emit` fails. Fails with [`JobError::InvalidPage`] for a tag that
 /// is not a policy id and for anything else that is not a valid posture info list, including
 /// one with a status outside 200 to 299. Batches emitted before a failure stay emitted.
 pub fn process<R, F, H>(
@@ -115,9 +115,9 @@ where
 /// error document (rate limits, internal errors) fails the run.
 const INVALID_VALUE: u32 = 1905;
 
-/// The output for a policy whose postures Qualys refused with code 1905, as for a policy deleted
-/// since the last PC Policies run: a warning naming the policy, so one policy never fails the
-/// whole import. Other error documents fail the run.
+/// Returns a warning naming the policy when Qualys rejected its postures with code 1905, as it
+/// does for a policy deleted since the last PC Policies run, so that such a policy does not fail
+/// the import. Other error documents fail the run.
 fn policy_failed<H: JobHost<Record = Record>>(
     policy_id: u64,
     error: QualysError,

@@ -18,7 +18,7 @@ pub enum JobId {
     PcrsComprehensiveTestResults,
 }
 
-/// Which result pipeline a job belongs to; at most one pipeline is active at a time.
+/// The result pipeline of a job. At most one pipeline is active at a time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pipeline {
     /// Policies, Policies Detail and Controls feed both pipelines.
@@ -123,7 +123,7 @@ impl JobId {
         self.pipeline() != Pipeline::Shared
     }
 
-    /// Whether the job is active when the configuration does not say. The PCRS jobs are
+    /// Whether the job is active when the configuration does not set `active`. The PCRS jobs are
     /// inactive out of the box, as in the original integration.
     pub fn active_by_default(self) -> bool {
         self.pipeline() != Pipeline::Pcrs

@@ -27,7 +27,7 @@ pub struct RetryConfig {
     pub initial_backoff_ms: u64,
     /// Largest backoff in milliseconds. Default 60 000.
     pub max_backoff_ms: u64,
-    /// Longest wait Qualys may ask for (409 rate or concurrency limit) before the run ends in
+    /// Maximum wait Qualys may request (409 rate or concurrency limit) before the run ends in
     /// error instead, in seconds. Default 600.
     pub max_rate_limit_wait_secs: u64,
     /// Seconds a run may go without progress (no body bytes received, no page fetched or

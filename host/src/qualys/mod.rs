@@ -17,7 +17,7 @@ use crate::config::{QualysConfig, Secret};
 use crate::runtime::bindings::{Api, Method, Request};
 use gate::Gate;
 
-/// Why a request to Qualys failed.
+/// The error of a request to Qualys.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     #[error("invalid request from the component: {0}")]
@@ -36,7 +36,7 @@ pub enum FetchError {
         "Qualys denied access (HTTP 403) to {url}; the user needs the Policy Compliance API permissions"
     )]
     Forbidden { url: String },
-    /// A status worth retrying (409, 429, 5xx), with what Qualys said.
+    /// A status worth retrying (409, 429, 5xx), with the code and text Qualys returned.
     #[error("Qualys returned HTTP {status} for {url}: {summary}")]
     Status {
         status: u16,
@@ -107,7 +107,7 @@ pub struct QualysClient {
     password: Secret,
     classic_gate: Gate,
     gateway_gate: Gate,
-    /// The longest pause the limit headers may impose before the next request.
+    /// The maximum pause the limit headers may impose before the next request.
     max_pause: Duration,
 }
 
@@ -154,7 +154,7 @@ impl QualysClient {
         }
     }
 
-    /// Pauses the API's next requests when the limit headers say the window is used up.
+    /// Pauses the API's next requests when the limit headers report the window as used up.
     fn observe_limits(&self, api: Api, headers: &[(String, String)]) {
         let number = |name: &str| {
             headers
@@ -199,7 +199,7 @@ impl QualysClient {
     }
 
     /// Sends a request and streams its body, gzip-compressed, into `destination`. Only a 2xx
-    /// response is stored; anything else is an error that says what Qualys returned.
+    /// response is stored; anything else is an error that names what Qualys returned.
     pub fn fetch_to(
         &self,
         request: &Request,
@@ -242,8 +242,9 @@ impl QualysClient {
         let headers = kept_headers(response.headers());
         self.observe_limits(request.api, &headers);
         match status {
-            // Every other answer with a body reaches the component, which knows what an error
-            // document of its endpoint means (for one policy's export, a warning).
+            // Every other response with a body reaches the component, because only the component
+            // can tell what an error document of its endpoint means (for one policy's export, a
+            // warning).
             200..=299 | 400 | 402 | 404..=408 | 410..=428 | 430..=499 => {}
             401 => {
                 return Err(FetchError::Credentials {

@@ -107,7 +107,7 @@ pub struct LoadedComponent {
 }
 
 impl Runtime {
-    /// Creates the engine. `cache_dir` holds compiled components keyed by sha256 and the
+    /// Creates the engine. `cache_dir` contains compiled components keyed by sha256 and the
     /// engine's compatibility hash; `None` compiles every time.
     pub fn new(cache_dir: Option<PathBuf>, limits: Limits) -> anyhow::Result<Runtime> {
         let mut config = EngineConfig::new();
@@ -343,7 +343,7 @@ fn semver_triplet(text: &str) -> Option<(u64, u64, u64)> {
 
 /// A WASI context that grants nothing: no directories, environment, arguments, network or
 /// standard input. Components are built with std and import WASI, so it must be linked, but
-/// every call that would reach outside fails or sees nothing.
+/// every call that would reach outside fails or returns nothing.
 fn sandbox_wasi() -> WasiCtx {
     WasiCtx::builder()
         .allow_tcp(false)

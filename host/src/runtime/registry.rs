@@ -1,4 +1,4 @@
-//! Where a job's component comes from: a drop-in file under the data directory, else the
+//! The source of a job's component: a drop-in file under the data directory, else the
 //! component embedded in this binary.
 
 use std::path::{Path, PathBuf};
@@ -24,7 +24,7 @@ pub fn drop_in_path(data_dir: &Path, job: JobId) -> PathBuf {
         .join(format!("{}.wasm", job.as_str()))
 }
 
-/// Where a job's component bytes came from.
+/// The source of a job's component bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
     Embedded,

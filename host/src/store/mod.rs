@@ -40,7 +40,7 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// The file that records which process holds the data directory.
+/// The file that names the process that owns the data directory.
 const LOCK_FILE: &str = "pcsync.lock";
 
 /// An open data directory.
@@ -108,7 +108,8 @@ impl Store {
     }
 }
 
-/// Makes the data directory readable by its owner only: it holds compliance evidence.
+/// Makes the data directory readable by its owner only, because it contains compliance
+/// evidence.
 #[cfg(unix)]
 fn restrict_to_owner(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;

@@ -66,8 +66,8 @@ impl ResultFilter {
     }
 }
 
-/// The earlier of two optional UTC timestamps; they compare as text because they share one
-/// format.
+/// Returns the earliest of optional UTC timestamps. They compare as text because they share
+/// one format.
 fn earliest<'a>(dates: impl IntoIterator<Item = Option<&'a String>>) -> Option<String> {
     dates.into_iter().flatten().min().cloned()
 }
@@ -121,10 +121,10 @@ pub fn format_result_key(key: &ResultKey) -> String {
 }
 
 impl Store {
-    /// Upserts a result and applies its lifecycle: Passed closes it as Fixed, anything else
-    /// opens it (a closed result that fails again reopens), and a change of status writes a
-    /// history row keyed by result and posture date, so processing a page twice never doubles
-    /// it.
+    /// Upserts a result and applies its lifecycle. Passed closes it as Fixed, and any other
+    /// status opens it, so a closed result that fails again reopens. A change of status writes
+    /// a history row keyed by result and posture date, so processing a page twice never
+    /// doubles it.
     pub(crate) fn upsert_result(
         &self,
         position: Position,
