@@ -8,7 +8,7 @@ use std::io::Write as _;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::store::{RunRecord, RunState, Trigger};
+use crate::store::{RefreshCounts, RunRecord, RunState, Trigger};
 use crate::{Config, JobId, Pcsync};
 
 /// Writes a line to standard output, ignoring a closed pipe (`pcsync runs list | head -1`)
@@ -53,8 +53,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Starts a Qualys simulator on 127.0.0.1, runs the PC Policies job against it in a
-    /// temporary data directory and prints the counts.
+    /// Starts a Qualys simulator on 127.0.0.1, runs the classic chain against it twice, a
+    /// simulated week apart, in a temporary data directory and prints the counts.
     Demo {
         /// Policies in the simulated subscription.
         #[arg(long, default_value_t = 250)]
@@ -62,6 +62,9 @@ enum Command {
         /// Policies per simulated page, so the run follows truncation warnings.
         #[arg(long, default_value_t = 100)]
         page_size: usize,
+        /// Runs PC Comprehensive Results after the second chain and shows its counts.
+        #[arg(long)]
+        comprehensive: bool,
     },
     /// Runs one job now (resuming its unfinished run, if a crash left one).
     Run {
@@ -283,11 +286,12 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo {
             policies,
             page_size,
-        } => crate::demo::run(policies, page_size),
+            comprehensive,
+        } => crate::demo::run(policies, page_size, comprehensive),
         Command::Run { job } => {
             let pcsync = open(&cli.config, &cli.data_dir)?;
             let run = pcsync.run_job(job, Trigger::Manual)?;
-            print_run(&run);
+            print_run(&run, pcsync.store().refresh_counts_of_run(run.id)?.as_ref());
             Ok(exit_code(&run))
         }
         Command::Jobs => {
@@ -315,11 +319,16 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             match command {
                 RunsCommand::List { job, format } => {
                     let runs = pcsync.store().runs(job)?;
+                    let mut views = Vec::with_capacity(runs.len());
+                    for run in &runs {
+                        let refresh = pcsync.store().refresh_counts_of_run(run.id)?;
+                        views.push(RunView { run, refresh });
+                    }
                     match format {
-                        Format::Json => print_json(&runs)?,
+                        Format::Json => print_json(&views)?,
                         Format::Table => {
-                            for run in &runs {
-                                print_run(run);
+                            for view in &views {
+                                print_run(view.run, view.refresh.as_ref());
                             }
                         }
                     }
@@ -328,7 +337,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                     let run = pcsync.store().run(id)?.with_context(|| {
                         format!("run {id} not found; `pcsync runs list` lists runs")
                     })?;
-                    print_run(&run);
+                    print_run(&run, pcsync.store().refresh_counts_of_run(id)?.as_ref());
                     let job: JobId = run.job.parse()?;
                     for page in pcsync.store().imports_of_run(job, id)? {
                         out!(
@@ -408,7 +417,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             let pcsync = open(&cli.config, &cli.data_dir)?;
             let (run, source_run) = pcsync.reprocess(job, run_id)?;
             out!("reprocessed the stored pages of run {source_run} without calling Qualys");
-            print_run(&run);
+            print_run(&run, None);
             Ok(exit_code(&run))
         }
         Command::Policies { command } => {
@@ -457,10 +466,21 @@ pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One line per run: id, job, state, pages, counts and the error, if any.
-pub fn print_run(run: &RunRecord) {
+/// A run as `runs list --format json` prints it: the run record, plus the refresh counts of a
+/// PC Comprehensive Results run.
+#[derive(serde::Serialize)]
+struct RunView<'a> {
+    #[serde(flatten)]
+    run: &'a RunRecord,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh: Option<RefreshCounts>,
+}
+
+/// One line per run: id, job, state, pages, counts, the refresh counts of a PC Comprehensive
+/// Results run, then its warnings and error.
+pub fn print_run(run: &RunRecord, refresh: Option<&RefreshCounts>) {
     out!(
-        "run {}  {}  {}  pages {}  new {}  updated {}  unchanged {}  inactive {}  skipped {}  errors {}{}{}",
+        "run {}  {}  {}  pages {}  new {}  updated {}  unchanged {}  inactive {}  skipped {}  errors {}{}{}{}",
         run.id,
         run.job,
         run.state.as_str(),
@@ -471,6 +491,12 @@ pub fn print_run(run: &RunRecord) {
         run.counts.inactive,
         run.counts.skipped,
         run.counts.errors,
+        refresh
+            .map(|counts| format!(
+                "\n  not Passed: refreshed {}  changed {}  not returned {}",
+                counts.refreshed, counts.changed, counts.not_returned
+            ))
+            .unwrap_or_default(),
         run.warnings
             .iter()
             .map(|warning| format!("\n  warning: {warning}"))

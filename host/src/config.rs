@@ -320,6 +320,14 @@ impl Config {
 
 fn check_base_url(text: &str) -> Result<(), String> {
     let url = url::Url::parse(text).map_err(|error| format!("`{text}` is not a URL: {error}"))?;
+    // Checked first, and the URL left out of the message, so that a credential written into
+    // the URL is never printed. Components are told the base URL, and must never see one.
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(
+            "the URL has a user name or password in it; remove them and set qualys.username and qualys.password (or password_file)"
+                .into(),
+        );
+    }
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!(
             "`{text}` must start with https:// (or http:// for a simulator on this machine)"
@@ -344,6 +352,17 @@ mod tests {
     fn secret_debug_hides_value() {
         let secret = Secret::new("hunter2");
         assert_eq!(format!("{secret:?}"), "Secret(***)");
+    }
+
+    #[test]
+    fn credentials_in_a_base_url_are_refused_without_echoing_them() {
+        let error =
+            Config::parse("[qualys]\napi_url = \"https://alice:s3cret@qualysapi.example.com\"\n")
+                .unwrap_err()
+                .to_string();
+        assert!(error.contains("qualys.api_url"), "{error}");
+        assert!(error.contains("user name or password"), "{error}");
+        assert!(!error.contains("s3cret"), "{error}");
     }
 
     #[test]

@@ -22,7 +22,11 @@ const CHAIN: [JobId; 4] = [
 /// against a fresh simulator: a first import, then again a simulated week later (one policy
 /// retitled, one deleted, 5 % of the postures changed status), and prints each job's counts
 /// and the results by status.
-pub fn run(policies: usize, page_size: usize) -> anyhow::Result<ExitCode> {
+///
+/// With `comprehensive`, PC Comprehensive Results runs last. The week's delta returned no
+/// failure that stayed Failed, so their last seen is a week old; the demo prints how many such
+/// results there are before and after the job, and its refresh counts.
+pub fn run(policies: usize, page_size: usize, comprehensive: bool) -> anyhow::Result<ExitCode> {
     let username = "demo";
     let password = "demo-password";
     let simulator = Simulator::start(SimConfig {
@@ -46,13 +50,15 @@ pub fn run(policies: usize, page_size: usize) -> anyhow::Result<ExitCode> {
     };
     // The simulated postures are years old, so the first Results run starts from a Start Time
     // before all of them: a full first import, as a new deployment would configure it.
-    config.jobs.insert(
-        JobId::PcResults.as_str().to_string(),
-        crate::config::JobConfig {
-            start_time: Some("2000-01-01T00:00:00Z".into()),
-            ..Default::default()
-        },
-    );
+    for job in [JobId::PcResults, JobId::PcComprehensiveResults] {
+        config.jobs.insert(
+            job.as_str().to_string(),
+            crate::config::JobConfig {
+                start_time: Some("2000-01-01T00:00:00Z".into()),
+                ..Default::default()
+            },
+        );
+    }
     let pcsync = Pcsync::open(config, data_dir.path())?;
 
     out!(
@@ -92,6 +98,25 @@ pub fn run(policies: usize, page_size: usize) -> anyhow::Result<ExitCode> {
     );
     for job in CHAIN {
         runs.push(timed_run(&pcsync, job, "a week later")?);
+    }
+
+    if comprehensive {
+        let now = simulator.clock();
+        let stale_before = stale_failures(&pcsync, &now)?;
+        let run = timed_run(&pcsync, JobId::PcComprehensiveResults, "a week later")?;
+        let stale_after = stale_failures(&pcsync, &now)?;
+        if let Some(counts) = pcsync.store().refresh_counts_of_run(run.id)? {
+            out!(
+                "\nPC Comprehensive Results, results that were not Passed: refreshed {}, changed {}, not returned {}",
+                counts.refreshed,
+                counts.changed,
+                counts.not_returned
+            );
+        }
+        out!(
+            "results not Passed in active policies last seen before {now}: {stale_before} before the job, {stale_after} after"
+        );
+        runs.push(run);
     }
 
     let ok = runs.iter().all(|run| run.state == RunState::Complete);
@@ -153,4 +178,25 @@ fn timed_run(pcsync: &Pcsync, job: JobId, label: &str) -> anyhow::Result<RunReco
         out!("  error: {error}");
     }
     Ok(run)
+}
+
+/// The number of results in active policies that are not Passed and whose last seen is
+/// earlier than `now`.
+fn stale_failures(pcsync: &Pcsync, now: &str) -> anyhow::Result<u64> {
+    let (active, _) = pcsync.store().active_policies(None, u32::MAX)?;
+    let active: std::collections::BTreeSet<u64> = active.iter().map(|policy| policy.id).collect();
+    let mut stale = 0;
+    pcsync
+        .store()
+        .visit_results(&crate::store::ResultFilter::default(), |row| {
+            let last_seen = row.data.last_seen.as_deref().unwrap_or("");
+            if active.contains(&row.data.result.key.policy_id)
+                && row.data.result.status != "Passed"
+                && last_seen < now
+            {
+                stale += 1;
+            }
+            true
+        })?;
+    Ok(stale)
 }

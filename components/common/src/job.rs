@@ -4,6 +4,7 @@
 //! converts them to and from the types that `wit_bindgen::generate!` makes in that crate.
 
 use crate::error::{Error, QualysError};
+use crate::results::ResultKey;
 use crate::warning::FollowUp;
 
 /// Version of the `pcsync:job` WIT package the components are built against.
@@ -221,6 +222,20 @@ pub trait JobHost {
         _cursor: Option<&str>,
         _limit: u32,
     ) -> (Vec<PolicyRef>, Option<String>) {
+        (Vec::new(), None)
+    }
+
+    /// Returns up to `limit` keys of results that are not Passed after `cursor`, ordered by
+    /// policy, host, control, technology and instance, and the cursor of the next page, or
+    /// `None` after the last page. A cursor is the text form of a key
+    /// ([`crate::format_result_key`]).
+    ///
+    /// The default returns no keys and no cursor, for the hosts of jobs that never ask.
+    fn results_not_passed(
+        &mut self,
+        _cursor: Option<&str>,
+        _limit: u32,
+    ) -> (Vec<ResultKey>, Option<String>) {
         (Vec::new(), None)
     }
 }

@@ -18,6 +18,8 @@
 //!   policy export and the control list share.
 //! - [`parameters`] validates the job parameters several components read.
 //! - [`results`] has the test result and scanned host records that the results jobs emit.
+//! - [`wit_conversions!`] and [`results_component!`] write the WIT binding of a component.
+//! - [`posture`] builds and parses the posture info requests of the classic results jobs.
 
 pub mod compliance;
 pub mod datetime;
@@ -26,9 +28,11 @@ pub mod filter;
 pub mod job;
 pub mod page;
 pub mod parameters;
+pub mod posture;
 pub mod results;
 pub mod status;
 pub mod warning;
+mod wit_glue;
 pub mod xml;
 
 pub use compliance::{
@@ -48,7 +52,7 @@ pub use parameters::{
     API_VERSION_PARAMETER, API_VERSIONS, DEFAULT_API_VERSION, api_version, flag_parameter,
     flag_parameter_or, positive_integer_parameter,
 };
-pub use results::{OS_INSTANCE, ResultKey, ScannedHost, TestResult};
+pub use results::{OS_INSTANCE, ResultKey, ScannedHost, TestResult, format_result_key};
 pub use status::{StatusDocument, is_status_root, read_expected_root, read_status_document};
 pub use warning::{FollowUp, Warning, follow_up_from_url, read_warning};
 pub use xml::{Element, READ_BUFFER_SIZE, XmlStream};

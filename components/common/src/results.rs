@@ -44,6 +44,15 @@ impl ResultKey {
     }
 }
 
+/// The text form `policy:host:control:technology:instance` of a result key, which is also the
+/// cursor the host's `results-not-passed` takes: the next page starts after this key.
+pub fn format_result_key(key: &ResultKey) -> String {
+    format!(
+        "{}:{}:{}:{}:{}",
+        key.policy_id, key.host_id, key.control_id, key.technology_id, key.instance
+    )
+}
+
 /// `sn_vulc_result`: one control evaluated on one host for one policy.
 ///
 /// Dates are UTC `YYYY-MM-DDTHH:MM:SSZ`.

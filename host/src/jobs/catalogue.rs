@@ -100,7 +100,7 @@ impl JobId {
             JobId::PcPolicies => &["api_version"],
             JobId::PcPolicyDetails => &["api_version", "show_user_controls", "show_appendix"],
             JobId::PcControls => &["api_version", "truncation_limit"],
-            JobId::PcResults | JobId::PcComprehensiveResults => &[
+            JobId::PcResults => &[
                 "api_version",
                 "truncation_limit",
                 "show_remediation_info",
@@ -108,6 +108,16 @@ impl JobId {
                 "include_dp_name",
                 "show_extended_evidence",
                 "start_time_overlap_minutes",
+            ],
+            JobId::PcComprehensiveResults => &[
+                "api_version",
+                "truncation_limit",
+                "show_remediation_info",
+                "cause_of_failure",
+                "include_dp_name",
+                "show_extended_evidence",
+                "start_time_overlap_minutes",
+                "max_url_length",
             ],
             _ => &[
                 "posture_api_version",

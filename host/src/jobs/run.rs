@@ -380,6 +380,9 @@ impl Pcsync {
             }
             run.counts.inactive += count;
         }
+        if job == JobId::PcComprehensiveResults {
+            self.count_refreshed(run)?;
+        }
         if job.uses_start_time()
             && let Some(datetime) = &run.first_response_datetime
         {
@@ -395,6 +398,47 @@ impl Pcsync {
             info!(start_time = ?state.start_time, "Start Time advanced");
         }
         run.state = RunState::Complete;
+        Ok(())
+    }
+
+    /// Counts and saves what a PC Comprehensive Results run did to the results that were not
+    /// Passed, and warns about those Qualys did not return.
+    fn count_refreshed(&self, run: &mut RunRecord) -> anyhow::Result<()> {
+        let mut asked = std::collections::BTreeSet::new();
+        let mut cursor = None;
+        loop {
+            let (policies, next) = self.store().active_policies(cursor.as_deref(), 1000)?;
+            asked.extend(
+                policies
+                    .iter()
+                    .filter(|policy| !policy.import_disabled)
+                    .map(|policy| policy.id),
+            );
+            match next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        let counts = self
+            .store()
+            .refresh_counts(run.id, |policy| asked.contains(&policy))?;
+        info!(
+            refreshed = counts.refreshed,
+            changed = counts.changed,
+            not_returned = counts.not_returned,
+            "results that were not Passed"
+        );
+        if counts.not_returned > 0 {
+            let warning = format!(
+                "{} results that are not Passed were not returned: Qualys has not evaluated them since the Start Time {}, or they left their policy; their last seen is unchanged (for example {})",
+                counts.not_returned,
+                run.start_time.as_deref().unwrap_or("(none)"),
+                counts.not_returned_examples.join(", ")
+            );
+            warn!("{warning}");
+            run.warnings.push(warning);
+        }
+        self.store().save_refresh_counts(run.id, &counts)?;
         Ok(())
     }
 

@@ -8,6 +8,18 @@ use crate::runtime::JobHost;
 use crate::runtime::bindings::{PolicyHostId, PolicyRef, Record, ResultKey};
 use crate::store::{Counts, Position, Store};
 
+/// The parameter the host answers with the number of characters of the classic API's base
+/// URL, without a trailing `/`.
+pub const API_URL_LENGTH_PARAMETER: &str = "api_url_length";
+
+/// The parameter the host answers with the number of characters of the gateway's base URL,
+/// without a trailing `/`.
+pub const GATEWAY_URL_LENGTH_PARAMETER: &str = "gateway_url_length";
+
+fn base_url_length(url: &str) -> String {
+    url.trim_end_matches('/').len().to_string()
+}
+
 /// Store access for one run. Counts the changes of the page being processed.
 pub struct StoreServices {
     store: Arc<Store>,
@@ -60,7 +72,13 @@ impl JobHost for StoreServices {
     }
 
     fn parameter(&self, name: &str) -> Option<String> {
-        self.config.job_parameter(self.job, name)
+        match name {
+            // A component that keeps its request URLs under a length needs the length of the
+            // base URL the host puts in front of them, but not the URL itself.
+            API_URL_LENGTH_PARAMETER => Some(base_url_length(&self.config.qualys.api_url)),
+            GATEWAY_URL_LENGTH_PARAMETER => Some(base_url_length(&self.config.qualys.gateway_url)),
+            _ => self.config.job_parameter(self.job, name),
+        }
     }
 
     fn active_policies(

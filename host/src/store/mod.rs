@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 
 pub use records::{Change, Counts, PolicyRow, Position, Row, TableName};
 pub use results::{
-    HistoryRow, ResultFilter, ResultRow, format_result_key, normalise_instance, parse_result_key,
+    HistoryRow, MAX_NOT_RETURNED_EXAMPLES, RefreshCounts, ResultFilter, ResultRow,
+    format_result_key, normalise_instance, parse_result_key,
 };
 pub use runs::{ImportRow, ImportState, RunRecord, RunState, Trigger};
 

@@ -14,6 +14,27 @@ const HISTORY: &str = "sn_vulc_result_history";
 /// The status Qualys reports for a passed control.
 const PASSED: &str = "Passed";
 
+/// The refresh counts of each PC Comprehensive Results run, by run id.
+const REFRESH_COUNTS: &str = "pcsync_run_refresh";
+
+/// The number of keys of results not returned that a run keeps as examples.
+pub const MAX_NOT_RETURNED_EXAMPLES: usize = 5;
+
+/// What a PC Comprehensive Results run did to the results that were not Passed.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RefreshCounts {
+    /// Results not Passed when the run started that Qualys returned: their last seen, status,
+    /// evidence and dates are now Qualys's.
+    pub refreshed: u64,
+    /// Refreshed results whose status changed, for example Failed to Passed (now closed).
+    pub changed: u64,
+    /// Results not Passed, in policies the run asked about, that Qualys did not return: not
+    /// evaluated since the run's Start Time, or no longer in the policy.
+    pub not_returned: u64,
+    /// Keys of some results not returned, in text form.
+    pub not_returned_examples: Vec<String>,
+}
+
 /// A stored test result: what the component emitted plus the lifecycle the host keeps.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ResultRow {
@@ -250,6 +271,78 @@ impl Store {
     /// The number of history rows, for tests and reports.
     pub fn history_count(&self) -> StoreResult<usize> {
         Ok(self.tree(HISTORY)?.len())
+    }
+
+    /// Counts what a PC Comprehensive Results run did to the results that were not Passed when
+    /// it started, after it ended: those it returned (refreshed), those of them whose status
+    /// changed, and those it did not return although `asked` says their policy was asked for.
+    /// Up to [`MAX_NOT_RETURNED_EXAMPLES`] keys of results not returned are kept as examples.
+    ///
+    /// A result's status when the run started is the previous status of its first history
+    /// row of the run, or else its status now.
+    pub fn refresh_counts(
+        &self,
+        run_id: u64,
+        asked: impl Fn(u64) -> bool,
+    ) -> StoreResult<RefreshCounts> {
+        let mut counts = RefreshCounts::default();
+        for entry in self.tree(TableName::Result.as_str())?.iter() {
+            let (key, bytes) = entry.map_err(|source| self.sled_error(source))?;
+            let row: Row<ResultRow> = decode(TableName::Result.as_str(), &bytes)?;
+            if row.last_seen_run == run_id {
+                if row.created_run == run_id {
+                    continue;
+                }
+                let change = self.first_change_in_run(&key, run_id)?;
+                let status_at_start = match &change {
+                    Some(change) => change.previous_status.clone().unwrap_or_default(),
+                    None => row.data.result.status.clone(),
+                };
+                if status_at_start != PASSED {
+                    counts.refreshed += 1;
+                    counts.changed += u64::from(change.is_some());
+                }
+            } else if row.data.result.status != PASSED && asked(row.data.result.key.policy_id) {
+                counts.not_returned += 1;
+                if counts.not_returned_examples.len() < MAX_NOT_RETURNED_EXAMPLES {
+                    counts
+                        .not_returned_examples
+                        .push(format_result_key(&row.data.result.key));
+                }
+            }
+        }
+        Ok(counts)
+    }
+
+    /// The first history row that run `run_id` wrote for the result stored under `key`.
+    fn first_change_in_run(&self, key: &[u8], run_id: u64) -> StoreResult<Option<HistoryRow>> {
+        let mut prefix = key.to_vec();
+        prefix.push(0);
+        for entry in self.tree(HISTORY)?.scan_prefix(prefix) {
+            let (_, bytes) = entry.map_err(|source| self.sled_error(source))?;
+            let row: HistoryRow = decode(HISTORY, &bytes)?;
+            if row.run_id == run_id {
+                return Ok(Some(row));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Saves the refresh counts of a run.
+    pub fn save_refresh_counts(&self, run_id: u64, counts: &RefreshCounts) -> StoreResult<()> {
+        self.tree(REFRESH_COUNTS)?
+            .insert(run_id.to_be_bytes(), encode(counts))
+            .map_err(|source| self.sled_error(source))?;
+        Ok(())
+    }
+
+    /// The refresh counts of a run, for PC Comprehensive Results runs that completed.
+    pub fn refresh_counts_of_run(&self, run_id: u64) -> StoreResult<Option<RefreshCounts>> {
+        self.tree(REFRESH_COUNTS)?
+            .get(run_id.to_be_bytes())
+            .map_err(|source| self.sled_error(source))?
+            .map(|bytes| decode(REFRESH_COUNTS, &bytes))
+            .transpose()
     }
 
     /// Keys of results that are not Passed, after `cursor` (a key in text form), up to `limit`.

@@ -211,7 +211,7 @@ impl Simulator {
     /// changed, sorted.
     ///
     /// Every posture's evaluation time becomes the new clock, and so does every host's last
-    /// scan time. Of the `n` postures that are Passed or Failed, `round(change_fraction * n)`
+    /// scan time and the last evaluation time of every policy evaluated before. Of the `n` postures that are Passed or Failed, `round(change_fraction * n)`
     /// flip to the other status (`change_fraction` is clamped to 0..=1). A flipped posture
     /// gets the old status as its previous status and the new clock as its modification
     /// time and as its last pass or fail time, and as its first one if it had none. Error
@@ -233,6 +233,13 @@ impl Simulator {
         *clock = text.clone();
         for host in &mut dataset.hosts {
             host.last_scan = text.clone();
+        }
+        // Every posture is evaluated again, so every policy that has been evaluated was
+        // evaluated now.
+        for policy in &mut dataset.policies {
+            if policy.last_evaluated.is_some() {
+                policy.last_evaluated = Some(text.clone());
+            }
         }
         postures.advance(stamp, change_fraction)
     }

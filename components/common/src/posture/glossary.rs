@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::io::Read;
 
-use pcsync_component_common::{
+use crate::{
     Criticality, Element, Error, LimitedWarnings, ScannedHost, SourceField, XmlStream,
     normalize_datetime, parse_id, read_criticality,
 };

@@ -8,18 +8,18 @@
 
 use std::io::Read;
 
-use pcsync_component_common::{
+use crate::{
     Element, Error, JobError, JobHost, LimitedWarnings, LogLevel, ProcessOutput, QualysError,
     RecordBatch, Request, ResultKey, SourceField, TestResult, Warning, XmlStream,
     normalize_datetime, normalize_optional_datetime, parse_id, read_expected_root, read_warning,
 };
 
-use crate::Record;
-use crate::evidence::{
+use super::Record;
+use super::evidence::{
     CauseOfFailure, Evidence, TokenGaps, actual_values, data_point_labels, expected_values,
     read_cause_of_failure, read_evidence,
 };
-use crate::glossary::{Glossary, GlossaryReport, non_blank, note_skipped, read_glossary};
+use super::glossary::{Glossary, GlossaryReport, non_blank, note_skipped, read_glossary};
 
 /// Maximum number of records per `emit` call.
 pub const BATCH_SIZE: usize = 500;

@@ -10,9 +10,9 @@
 
 use std::io::Read;
 
-use pcsync_component_common::{Element, Error, SourceField, XmlStream};
+use crate::{Element, Error, SourceField, XmlStream};
 
-use crate::glossary::Glossary;
+use super::glossary::Glossary;
 
 /// The evidence of one INFO as sent.
 #[derive(Debug, Default)]

@@ -1,0 +1,3 @@
+//! The `pcsync:job` WIT binding of this job, which it shares with PC Results.
+
+pcsync_component_common::results_component!();
