@@ -2,6 +2,7 @@
 //! sled store in a temporary directory, against the Qualys simulator on 127.0.0.1.
 
 mod components;
+mod comprehensive;
 mod details;
 mod faults;
 mod harness;

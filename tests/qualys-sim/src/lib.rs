@@ -33,4 +33,5 @@ pub use dataset::{
 pub use faults::{Fault, FaultRule};
 pub use postures::{Posture, PostureError, PostureKey, PostureStatus, Postures};
 pub use record::{Api, Endpoint, RecordedRequest};
+pub use server::MAX_REQUEST_LINE;
 pub use simulator::{SimConfig, Simulator};

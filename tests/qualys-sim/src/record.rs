@@ -47,6 +47,9 @@ pub struct RecordedRequest {
     pub endpoint: Endpoint,
     /// HTTP method, such as `GET`.
     pub method: String,
+    /// The request target as sent: the path and the query string, still encoded. The URL
+    /// the client used is the simulator's base URL followed by this.
+    pub target: String,
     /// Path without the query string.
     pub path: String,
     /// Decoded query-string parameters in the order sent.

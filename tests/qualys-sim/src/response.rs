@@ -50,6 +50,15 @@ impl SimResponse {
         Self::bytes(status, TEXT_CONTENT_TYPE, Bytes::from(format!("{text}\n")))
     }
 
+    /// An HTML body, as a web server in front of the API sends for errors of its own.
+    pub(crate) fn html(status: StatusCode, html: &str) -> Self {
+        Self::bytes(
+            status,
+            "text/html; charset=iso-8859-1",
+            Bytes::from(html.to_string()),
+        )
+    }
+
     /// Sets a header, replacing any earlier value.
     pub(crate) fn set_header(&mut self, name: &str, value: impl ToString) {
         let name = HeaderName::from_bytes(name.as_bytes());

@@ -16,6 +16,11 @@ use crate::state::{InFlightGuard, LogKey, State};
 /// Largest request body in bytes that the server reads. Larger ones get HTTP 413.
 const MAX_REQUEST_BODY: usize = 16 * 1024 * 1024;
 
+/// Longest request line (`GET <path>?<query> HTTP/1.1`) the server accepts, as Apache's
+/// default `LimitRequestLine`. Longer ones get HTTP 414, as a client that puts thousands of
+/// ids in one URL gets from Qualys.
+pub const MAX_REQUEST_LINE: usize = 8190;
+
 /// Builds the router. Every request goes to one handler, which routes by path itself so that
 /// unknown paths are recorded and counted like the others.
 pub(crate) fn router(state: Arc<State>) -> Router {
@@ -35,6 +40,18 @@ async fn handle(AxumState(state): AxumState<Arc<State>>, request: Request) -> Re
             return exchange.finish(&state, response);
         }
     };
+    let request_line =
+        incoming.method.as_str().len() + incoming.target.len() + " HTTP/1.1".len() + 1;
+    if request_line > MAX_REQUEST_LINE {
+        let exchange = Exchange::begin(&state, api, &incoming, Endpoint::Other);
+        let response = SimResponse::html(
+            StatusCode::URI_TOO_LONG,
+            "<html><head><title>414 Request-URI Too Long</title></head><body>\
+             <h1>Request-URI Too Long</h1><p>The requested URL's length exceeds the capacity \
+             limit for this server.</p></body></html>",
+        );
+        return exchange.finish(&state, response);
+    }
     match api {
         Api::Classic => classic::handle(&state, incoming).await,
         Api::Gateway => {
@@ -52,6 +69,8 @@ async fn handle(AxumState(state): AxumState<Arc<State>>, request: Request) -> Re
 #[derive(Debug, Clone)]
 pub(crate) struct Incoming {
     pub(crate) method: Method,
+    /// The request target as sent: the path and the query string, still encoded.
+    pub(crate) target: String,
     pub(crate) path: String,
     pub(crate) query: Vec<(String, String)>,
     pub(crate) form: Vec<(String, String)>,
@@ -70,6 +89,11 @@ impl Incoming {
             .unwrap_or_default();
         let mut incoming = Incoming {
             method: parts.method,
+            target: parts
+                .uri
+                .path_and_query()
+                .map(|target| target.as_str().to_string())
+                .unwrap_or_default(),
             path: parts.uri.path().to_string(),
             query,
             form: Vec::new(),
@@ -134,6 +158,7 @@ impl Incoming {
             number: 0,
             endpoint,
             method: self.method.as_str().to_string(),
+            target: self.target.clone(),
             path: self.path.clone(),
             query: self.query.clone(),
             form: self.form.clone(),

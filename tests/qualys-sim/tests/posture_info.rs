@@ -1318,3 +1318,41 @@ fn size_knobs_reach_twenty_thousand() {
     let policy = dataset.policy(policy_id).expect("policy");
     assert_eq!(policy.control_ids.len(), 300);
 }
+
+#[test]
+fn request_lines_over_the_limit_get_414_and_the_target_is_recorded() {
+    let sim = start_default();
+    let policy = policies_by_size(&sim)[0];
+    let hosts: Vec<String> = (1_000_000..1_001_200u64).map(|id| id.to_string()).collect();
+    let short = format!(
+        "action=list&policy_id={policy}&host_ids={}",
+        hosts[..10].join(",")
+    );
+    assert_eq!(posture_info(&sim, &short).status, 200);
+
+    let long = format!(
+        "action=list&policy_id={policy}&host_ids={}",
+        hosts.join(",")
+    );
+    let reply = posture_info(&sim, &long);
+    assert_eq!(reply.status, 414);
+    assert!(
+        reply.body.contains("Request-URI Too Long"),
+        "{}",
+        reply.body
+    );
+
+    let requests = sim.requests();
+    let recorded = requests.last().unwrap();
+    assert_eq!(recorded.status, 414);
+    assert!(
+        recorded.target.starts_with(POSTURE_PATH),
+        "{}",
+        recorded.target
+    );
+    assert!(
+        recorded.target.len() > qualys_sim::MAX_REQUEST_LINE,
+        "{}",
+        recorded.target.len()
+    );
+}
