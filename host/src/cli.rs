@@ -66,12 +66,19 @@ enum Command {
         #[arg(long)]
         comprehensive: bool,
     },
-    /// Runs one job now (resuming its unfinished run, if a crash left one).
+    /// Runs one job now (resuming its unfinished run, if a crash left one), or with `--due`
+    /// every active job whose schedule has come, in chain order.
     Run {
         /// Job id, for example `pc-policies`.
-        job: JobId,
+        #[arg(required_unless_present = "due", conflicts_with = "due")]
+        job: Option<JobId>,
+        /// Runs the active jobs that are due by their `schedule`, for cron or a systemd timer.
+        /// A failed run skips the jobs after it in the chain.
+        #[arg(long)]
+        due: bool,
     },
-    /// Lists the nine jobs with their names and whether they are active.
+    /// Lists the nine jobs with their names, schedules, whether they are active and when
+    /// each is due.
     Jobs,
     /// Shows runs.
     Runs {
@@ -288,30 +295,25 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             page_size,
             comprehensive,
         } => crate::demo::run(policies, page_size, comprehensive),
-        Command::Run { job } => {
+        Command::Run { job: Some(job), .. } => {
             let pcsync = open(&cli.config, &cli.data_dir)?;
             let run = pcsync.run_job(job, Trigger::Manual)?;
             print_run(&run, pcsync.store().refresh_counts_of_run(run.id)?.as_ref());
             Ok(exit_code(&run))
         }
+        Command::Run { job: None, .. } => {
+            let pcsync = open(&cli.config, &cli.data_dir)?;
+            run_due(&pcsync)
+        }
         Command::Jobs => {
             let config = load_config(&cli.config)?;
-            out!("{:<34} {:<52} {:<7} component", "job", "name", "active");
-            for job in JobId::ALL {
-                let component = match crate::runtime::registry::component_bytes(&cli.data_dir, job)
-                {
-                    Ok((_, crate::runtime::registry::Source::Embedded)) => "embedded",
-                    Ok((_, crate::runtime::registry::Source::DropIn(_))) => "drop-in",
-                    Err(_) => "none",
-                };
-                out!(
-                    "{:<34} {:<52} {:<7} {}",
-                    job.as_str(),
-                    job.display_name(),
-                    config.job_active(job),
-                    component
-                );
-            }
+            // A data directory that does not exist yet is not created just to list the jobs.
+            let pcsync = if cli.data_dir.exists() {
+                Some(Pcsync::open(config.clone(), &cli.data_dir)?)
+            } else {
+                None
+            };
+            crate::cli_views::print_jobs(&config, pcsync.as_ref(), &cli.data_dir)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Runs { command } => {
@@ -506,6 +508,29 @@ pub fn print_run(run: &RunRecord, refresh: Option<&RefreshCounts>) {
             .map(|error| format!("\n  error: {error}"))
             .unwrap_or_default()
     );
+}
+
+/// Runs every due job in chain order, and stops at the first run that fails, because the
+/// jobs after it would work from data it did not bring.
+fn run_due(pcsync: &Pcsync) -> anyhow::Result<ExitCode> {
+    let due = pcsync.due_jobs(crate::time::now())?;
+    if due.is_empty() {
+        out!("no job is due; `pcsync jobs` shows when each one is");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for (job, reason) in due {
+        out!("{job} is due: {}", crate::cli_views::due_text(&reason));
+        let run = pcsync.run_job(job, Trigger::Schedule)?;
+        print_run(&run, pcsync.store().refresh_counts_of_run(run.id)?.as_ref());
+        if run.state != RunState::Complete {
+            out!(
+                "run {} of {job} did not complete; the jobs after it wait for the next --due",
+                run.id
+            );
+            return Ok(ExitCode::from(1));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn exit_code(run: &RunRecord) -> ExitCode {

@@ -1,12 +1,13 @@
-//! The policy and control views of the command line.
+//! The job, policy, control and result views of the command line.
 
 use anyhow::Context;
 
-use crate::Pcsync;
 use crate::cli::out;
 use crate::cli::{Format, ListFormat, PoliciesCommand, ResultsCommand, print_json};
 use crate::runtime::bindings::Criticality;
+use crate::schedule::Due;
 use crate::store::{ResultFilter, ResultRow, Row, format_result_key, parse_result_key};
+use crate::{Config, JobId, Pcsync};
 
 fn criticality_text(criticality: &Option<Criticality>) -> String {
     criticality
@@ -377,4 +378,59 @@ pub(crate) fn hosts(pcsync: &Pcsync, format: Format) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Prints the nine jobs with their schedule, whether each is active, its component and when it
+/// is due. Without a store every active, scheduled job has never completed a run.
+pub(crate) fn print_jobs(
+    config: &Config,
+    pcsync: Option<&Pcsync>,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    out!(
+        "{:<32} {:<50} {:<7} {:<15} {:<9} due",
+        "job",
+        "name",
+        "active",
+        "schedule",
+        "component"
+    );
+    let now = crate::time::now();
+    for job in JobId::ALL {
+        let component = match crate::runtime::registry::component_bytes(data_dir, job) {
+            Ok((_, crate::runtime::registry::Source::Embedded)) => "embedded",
+            Ok((_, crate::runtime::registry::Source::DropIn(_))) => "drop-in",
+            Err(_) => "none",
+        };
+        let due = match pcsync {
+            Some(pcsync) => pcsync.due(job, now)?,
+            None if config.job_active(job) && config.schedule(job).interval().is_some() => {
+                Due::NeverCompleted
+            }
+            None => Due::NotScheduled,
+        };
+        out!(
+            "{:<32} {:<50} {:<7} {:<15} {:<9} {}",
+            job.as_str(),
+            job.display_name(),
+            config.job_active(job),
+            config.schedule(job).to_string(),
+            component,
+            due_text(&due)
+        );
+    }
+    Ok(())
+}
+
+/// Says why a job is due, or when it will be.
+pub(crate) fn due_text(due: &Due) -> String {
+    match due {
+        Due::NeverCompleted => "now: never completed a run".into(),
+        Due::Unfinished(run) => format!("now: run {run} is unfinished and resumes"),
+        Due::IntervalPassed { last_complete } => {
+            format!("now: last complete run started {last_complete}")
+        }
+        Due::NotUntil(time) => format!("at {time}"),
+        Due::NotScheduled => "-".into(),
+    }
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::jobs::JobId;
+use crate::schedule::Schedule;
 
 /// The environment variable that overrides the configured Qualys password.
 pub const PASSWORD_ENV: &str = "PCSYNC_QUALYS_PASSWORD";
@@ -108,12 +109,16 @@ impl Default for QualysConfig {
     }
 }
 
-/// One `[jobs.<id>]` section. Keys other than `active` and `start_time` are job parameters.
+/// One `[jobs.<id>]` section. Keys other than `active`, `start_time` and `schedule` are job
+/// parameters.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct JobConfig {
     pub active: Option<bool>,
     /// UTC `YYYY-MM-DDTHH:MM:SSZ`; where delta jobs start when the store has no Start Time yet.
     pub start_time: Option<String>,
+    /// How often `pcsync run --due` runs the job: `hourly`, `daily`, `weekly`, `<N>h`, `<N>d`
+    /// or `manual`. See [`crate::schedule::Schedule::default_for`] for the defaults.
+    pub schedule: Option<String>,
     #[serde(flatten)]
     pub parameters: BTreeMap<String, toml::Value>,
 }
@@ -232,6 +237,10 @@ impl Config {
                     ConfigError::Invalid(format!("[jobs.{id}] start_time: {error}"))
                 })?;
             }
+            if let Some(schedule) = &job.schedule {
+                Schedule::parse(schedule)
+                    .map_err(|error| ConfigError::Invalid(format!("[jobs.{id}] {error}")))?;
+            }
         }
         if self.qualys.timeout_secs == 0 {
             return Err(ConfigError::Invalid(
@@ -257,6 +266,15 @@ impl Config {
     /// The section of one job; empty when the file has none.
     pub fn job(&self, job: JobId) -> JobConfig {
         self.jobs.get(job.as_str()).cloned().unwrap_or_default()
+    }
+
+    /// How often a job runs: the section's `schedule`, else the job's default. A schedule
+    /// that does not parse (rejected when the file is loaded) counts as the default.
+    pub fn schedule(&self, job: JobId) -> Schedule {
+        self.job(job)
+            .schedule
+            .and_then(|text| Schedule::parse(&text).ok())
+            .unwrap_or_else(|| Schedule::default_for(job))
     }
 
     /// Whether a job is active: the file's `active`, else the job's default.

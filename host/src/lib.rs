@@ -14,6 +14,7 @@ pub mod demo;
 pub mod jobs;
 pub mod qualys;
 pub mod runtime;
+pub mod schedule;
 pub mod store;
 pub mod time;
 

@@ -10,4 +10,5 @@ mod policies;
 mod recovery;
 mod results;
 mod sandbox;
+mod schedule;
 mod store;

@@ -176,6 +176,8 @@ macro_rules! wit_conversions {
 /// `process` functions over [`crate::posture::Record`]: `wit_bindgen::generate!`, the export,
 /// the host imports (with `active-policies` and `results-not-passed`) and every conversion.
 #[macro_export]
+// `crate::describe`, `crate::plan` and `crate::process` are the calling crate's own functions.
+#[allow(clippy::crate_in_macro_def)]
 macro_rules! results_component {
     () => {
         wit_bindgen::generate!({

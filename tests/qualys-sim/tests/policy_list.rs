@@ -620,7 +620,8 @@ fn large_page_streams_chunked() {
 #[test]
 fn odd_requests_answered() {
     let sim = start(SimConfig::default());
-    let long_ids = (1..=5_000).map(|i| (i * 3).to_string()).collect::<Vec<_>>();
+    let long_ids = (1..=1_000).map(|i| (i * 3).to_string()).collect::<Vec<_>>();
+    let too_many_ids = (1..=5_000).map(|i| (i * 3).to_string()).collect::<Vec<_>>();
     let cases: Vec<(String, u16)> = vec![
         ("action=list&ids=%FF%FE".to_string(), 400),
         ("action=list&id_min=0".to_string(), 400),
@@ -632,6 +633,8 @@ fn odd_requests_answered() {
         ("action=list&=x".to_string(), 400),
         ("action=list&action=export".to_string(), 200),
         (format!("action=list&ids={}", long_ids.join(",")), 200),
+        // A request line over 8190 bytes, as a web server in front of Qualys rejects it.
+        (format!("action=list&ids={}", too_many_ids.join(",")), 414),
     ];
     for (query, status) in cases {
         let shown = &query[..query.len().min(60)];
