@@ -89,137 +89,7 @@ impl common::JobHost for WitHost {
     }
 }
 
-fn level_to_wit(level: common::LogLevel) -> host::Level {
-    match level {
-        common::LogLevel::Trace => host::Level::Trace,
-        common::LogLevel::Debug => host::Level::Debug,
-        common::LogLevel::Info => host::Level::Info,
-        common::LogLevel::Warn => host::Level::Warn,
-        common::LogLevel::Error => host::Level::Error,
-    }
-}
-
-fn api_to_wit(api: common::Api) -> wit::Api {
-    match api {
-        common::Api::Classic => wit::Api::Classic,
-        common::Api::Gateway => wit::Api::Gateway,
-    }
-}
-
-fn api_from_wit(api: wit::Api) -> common::Api {
-    match api {
-        wit::Api::Classic => common::Api::Classic,
-        wit::Api::Gateway => common::Api::Gateway,
-    }
-}
-
-fn method_to_wit(method: common::Method) -> wit::Method {
-    match method {
-        common::Method::Get => wit::Method::Get,
-        common::Method::Post => wit::Method::Post,
-    }
-}
-
-fn method_from_wit(method: wit::Method) -> common::Method {
-    match method {
-        wit::Method::Get => common::Method::Get,
-        wit::Method::Post => common::Method::Post,
-    }
-}
-
-fn table_to_wit(table: common::Table) -> wit::Table {
-    match table {
-        common::Table::Policy => wit::Table::Policy,
-        common::Table::Test => wit::Table::Test,
-        common::Table::PolicyTest => wit::Table::PolicyTest,
-        common::Table::Technology => wit::Table::Technology,
-        common::Table::AuthSrc => wit::Table::AuthSrc,
-        common::Table::Citation => wit::Table::Citation,
-        common::Table::TestResult => wit::Table::TestResult,
-        common::Table::Host => wit::Table::Host,
-        common::Table::PolicyHostId => wit::Table::PolicyHostId,
-    }
-}
-
-fn description_to_wit(description: common::Description) -> wit::Description {
-    wit::Description {
-        job_id: description.job_id,
-        component_version: description.component_version,
-        wit_version: description.wit_version,
-        api: api_to_wit(description.api),
-        tables: description.tables.into_iter().map(table_to_wit).collect(),
-        snapshot: description.snapshot,
-    }
-}
-
-fn request_to_wit(request: common::Request) -> wit::Request {
-    wit::Request {
-        api: api_to_wit(request.api),
-        method: method_to_wit(request.method),
-        path: request.path,
-        query: request.query,
-        body: request.body.map(|body| wit::Body {
-            content_type: body.content_type,
-            data: body.data,
-        }),
-        gzip: request.gzip,
-        tag: request.tag,
-    }
-}
-
-fn request_from_wit(request: wit::Request) -> common::Request {
-    common::Request {
-        api: api_from_wit(request.api),
-        method: method_from_wit(request.method),
-        path: request.path,
-        query: request.query,
-        body: request.body.map(|body| common::Body {
-            content_type: body.content_type,
-            data: body.data,
-        }),
-        gzip: request.gzip,
-        tag: request.tag,
-    }
-}
-
-fn plan_slice_to_wit(slice: common::PlanSlice) -> wit::PlanSlice {
-    wit::PlanSlice {
-        requests: slice.requests.into_iter().map(request_to_wit).collect(),
-        cursor: slice.cursor,
-    }
-}
-
-fn process_output_to_wit(output: common::ProcessOutput) -> wit::ProcessOutput {
-    wit::ProcessOutput {
-        follow_ups: output.follow_ups.into_iter().map(request_to_wit).collect(),
-        warnings: output.warnings,
-        response_datetime: output.response_datetime,
-        complete_policies: output.complete_policies,
-    }
-}
-
-fn job_error_to_wit(error: common::JobError) -> wit::JobError {
-    match error {
-        common::JobError::InvalidPage(message) => wit::JobError::InvalidPage(message),
-        common::JobError::Qualys(error) => wit::JobError::Qualys(wit::QualysError {
-            code: error.code,
-            text: error.text,
-            items: error.items,
-        }),
-        common::JobError::Host(message) => wit::JobError::Host(message),
-        common::JobError::InvalidParameter(message) => wit::JobError::InvalidParameter(message),
-    }
-}
-
-fn source_to_wit(source: Vec<common::SourceField>) -> Vec<wit::SourceField> {
-    source
-        .into_iter()
-        .map(|field| wit::SourceField {
-            name: field.name,
-            value: field.value,
-        })
-        .collect()
-}
+pcsync_component_common::wit_conversions!();
 
 fn record_to_wit(record: Record) -> wit::Record {
     match record {
@@ -249,10 +119,7 @@ fn policy_test_to_wit(link: PolicyTest) -> wit::PolicyTest {
         control_id: link.control_id,
         section_number: link.section_number,
         section_heading: link.section_heading,
-        criticality: link.criticality.map(|criticality| wit::Criticality {
-            label: criticality.label,
-            value: criticality.value,
-        }),
+        criticality: optional_criticality_to_wit(link.criticality),
         position: link.position,
         source: source_to_wit(link.source),
     }
