@@ -419,6 +419,13 @@ pub(crate) fn print_jobs(
             due_text(&due)
         );
     }
+    if let Some(pcrs) = config.pcrs_activated() {
+        out!(
+            "\nthe PCRS result pipeline is active ([jobs.{pcrs}] active = true), so {} and {} are inactive",
+            JobId::PcResults,
+            JobId::PcComprehensiveResults
+        );
+    }
     Ok(())
 }
 

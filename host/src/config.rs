@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::jobs::JobId;
+use crate::jobs::{JobId, Pipeline};
 use crate::schedule::Schedule;
 
 /// The environment variable that overrides the configured Qualys password.
@@ -242,6 +242,15 @@ impl Config {
                     .map_err(|error| ConfigError::Invalid(format!("[jobs.{id}] {error}")))?;
             }
         }
+        if let Some(pcrs) = self.pcrs_activated()
+            && let Some(classic) = JobId::ALL.into_iter().find(|job| {
+                job.pipeline() == Pipeline::Classic && self.job(*job).active == Some(true)
+            })
+        {
+            return Err(ConfigError::Invalid(format!(
+                "[jobs.{classic}] and [jobs.{pcrs}] are both active, but only one result pipeline can be: set active = false in one of them"
+            )));
+        }
         if self.qualys.timeout_secs == 0 {
             return Err(ConfigError::Invalid(
                 "qualys.timeout_secs must be at least 1 (seconds)".into(),
@@ -277,9 +286,25 @@ impl Config {
             .unwrap_or_else(|| Schedule::default_for(job))
     }
 
-    /// Whether a job is active: the file's `active`, else the job's default.
+    /// Whether a job is active: the file's `active`, else the job's default. At most one result
+    /// pipeline is active, so setting `active = true` on any PCRS job makes PC Results and PC
+    /// Comprehensive Results inactive unless their own sections say otherwise, which
+    /// [`Config::parse`] rejects.
     pub fn job_active(&self, job: JobId) -> bool {
-        self.job(job).active.unwrap_or(job.active_by_default())
+        if let Some(active) = self.job(job).active {
+            return active;
+        }
+        match job.pipeline() {
+            Pipeline::Classic if self.pcrs_activated().is_some() => false,
+            _ => job.active_by_default(),
+        }
+    }
+
+    /// The first PCRS job whose section sets `active = true`.
+    pub fn pcrs_activated(&self) -> Option<JobId> {
+        JobId::ALL.into_iter().find(|job| {
+            job.pipeline() == Pipeline::Pcrs && self.job(*job).active == Some(true)
+        })
     }
 
     /// Checks that the credentials a job needs are set.
@@ -381,6 +406,24 @@ mod tests {
         assert!(error.contains("qualys.api_url"), "{error}");
         assert!(error.contains("user name or password"), "{error}");
         assert!(!error.contains("s3cret"), "{error}");
+    }
+
+    #[test]
+    fn activating_pcrs_deactivates_the_classic_results_jobs() {
+        let config = Config::parse("[jobs.pcrs-test-results]\nactive = true\n").unwrap();
+        assert!(config.job_active(JobId::PcrsTestResults));
+        assert!(!config.job_active(JobId::PcResults));
+        assert!(!config.job_active(JobId::PcComprehensiveResults));
+        assert!(config.job_active(JobId::PcPolicies));
+        assert!(!config.job_active(JobId::PcrsPolicyHosts));
+
+        let error = Config::parse(
+            "[jobs.pcrs-test-results]\nactive = true\n[jobs.pc-results]\nactive = true\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("[jobs.pc-results]"), "{error}");
+        assert!(error.contains("[jobs.pcrs-test-results]"), "{error}");
     }
 
     #[test]
