@@ -478,8 +478,8 @@ struct RunView<'a> {
     refresh: Option<RefreshCounts>,
 }
 
-/// One line per run: id, job, state, pages, counts, the refresh counts of a PC Comprehensive
-/// Results run, then its warnings and error.
+/// Prints one line per run: id, job, state, pages and counts, then the refresh counts of a PC
+/// Comprehensive Results run, its warnings and its error.
 pub fn print_run(run: &RunRecord, refresh: Option<&RefreshCounts>) {
     out!(
         "run {}  {}  {}  pages {}  new {}  updated {}  unchanged {}  inactive {}  skipped {}  errors {}{}{}{}",

@@ -277,8 +277,8 @@ impl Config {
         self.jobs.get(job.as_str()).cloned().unwrap_or_default()
     }
 
-    /// How often a job runs: the section's `schedule`, else the job's default. A schedule
-    /// that does not parse (rejected when the file is loaded) counts as the default.
+    /// Returns how often a job runs: the section's `schedule`, else the job's default. A
+    /// schedule that does not parse (rejected when the file is loaded) counts as the default.
     pub fn schedule(&self, job: JobId) -> Schedule {
         self.job(job)
             .schedule
@@ -288,7 +288,7 @@ impl Config {
 
     /// Whether a job is active: the file's `active`, else the job's default. At most one result
     /// pipeline is active, so setting `active = true` on any PCRS job makes PC Results and PC
-    /// Comprehensive Results inactive unless their own sections say otherwise, which
+    /// Comprehensive Results inactive unless their own sections set `active = true`, which
     /// [`Config::parse`] rejects.
     pub fn job_active(&self, job: JobId) -> bool {
         if let Some(active) = self.job(job).active {
@@ -300,11 +300,11 @@ impl Config {
         }
     }
 
-    /// The first PCRS job whose section sets `active = true`.
+    /// Returns the first PCRS job whose section sets `active = true`.
     pub fn pcrs_activated(&self) -> Option<JobId> {
-        JobId::ALL.into_iter().find(|job| {
-            job.pipeline() == Pipeline::Pcrs && self.job(*job).active == Some(true)
-        })
+        JobId::ALL
+            .into_iter()
+            .find(|job| job.pipeline() == Pipeline::Pcrs && self.job(*job).active == Some(true))
     }
 
     /// Checks that the credentials a job needs are set.
@@ -364,7 +364,8 @@ impl Config {
 fn check_base_url(text: &str) -> Result<(), String> {
     let url = url::Url::parse(text).map_err(|error| format!("`{text}` is not a URL: {error}"))?;
     // Checked first, and the URL left out of the message, so that a credential written into
-    // the URL is never printed. Components are told the base URL, and must never see one.
+    // the URL is never printed. Components receive the base URL's length, and must never see
+    // a credential.
     if !url.username().is_empty() || url.password().is_some() {
         return Err(
             "the URL has a user name or password in it; remove them and set qualys.username and qualys.password (or password_file)"
@@ -398,7 +399,7 @@ mod tests {
     }
 
     #[test]
-    fn credentials_in_a_base_url_are_refused_without_echoing_them() {
+    fn base_url_credentials_rejected_unprinted() {
         let error =
             Config::parse("[qualys]\napi_url = \"https://alice:s3cret@qualysapi.example.com\"\n")
                 .unwrap_err()
@@ -409,7 +410,7 @@ mod tests {
     }
 
     #[test]
-    fn activating_pcrs_deactivates_the_classic_results_jobs() {
+    fn pcrs_activation_deactivates_classic_results() {
         let config = Config::parse("[jobs.pcrs-test-results]\nactive = true\n").unwrap();
         assert!(config.job_active(JobId::PcrsTestResults));
         assert!(!config.job_active(JobId::PcResults));

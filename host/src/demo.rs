@@ -24,8 +24,8 @@ const CHAIN: [JobId; 4] = [
 /// and the results by status.
 ///
 /// With `comprehensive`, PC Comprehensive Results runs last. The week's delta returned no
-/// failure that stayed Failed, so their last seen is a week old; the demo prints how many such
-/// results there are before and after the job, and its refresh counts.
+/// failure that stayed Failed, so their last seen is a week old. The demo prints how many
+/// such results there are before and after the job, and the job's refresh counts.
 pub fn run(policies: usize, page_size: usize, comprehensive: bool) -> anyhow::Result<ExitCode> {
     let username = "demo";
     let password = "demo-password";
@@ -180,8 +180,8 @@ fn timed_run(pcsync: &Pcsync, job: JobId, label: &str) -> anyhow::Result<RunReco
     Ok(run)
 }
 
-/// The number of results in active policies that are not Passed and whose last seen is
-/// earlier than `now`.
+/// Counts the results in active policies that are not Passed and whose last seen is earlier
+/// than `now`.
 fn stale_failures(pcsync: &Pcsync, now: &str) -> anyhow::Result<u64> {
     let (active, _) = pcsync.store().active_policies(None, u32::MAX)?;
     let active: std::collections::BTreeSet<u64> = active.iter().map(|policy| policy.id).collect();

@@ -22,8 +22,8 @@ pub enum Schedule {
 }
 
 impl Schedule {
-    /// The schedule a job has when its section sets none: weekly for PC Comprehensive Results,
-    /// whose refresh of long-standing failures need not follow every delta, else daily.
+    /// Returns the schedule a job has when its section sets none: weekly for PC Comprehensive
+    /// Results, whose refresh of long-standing failures need not follow every delta, else daily.
     pub fn default_for(job: JobId) -> Schedule {
         match job {
             JobId::PcComprehensiveResults => Schedule::EveryHours(7 * 24),
@@ -62,7 +62,7 @@ impl Schedule {
         Ok(Schedule::EveryHours(hours))
     }
 
-    /// The time between two runs, or `None` for a job run only by hand.
+    /// Returns the time between two runs, or `None` for a job run only by hand.
     pub fn interval(self) -> Option<Duration> {
         match self {
             Schedule::EveryHours(hours) => Some(Duration::hours(i64::from(hours))),
@@ -86,7 +86,7 @@ impl fmt::Display for Schedule {
     }
 }
 
-/// Why a job is due, or when it will be.
+/// The reason a job is due, or the time it will be.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Due {
     /// It has never completed a run.
@@ -111,8 +111,8 @@ impl Due {
 }
 
 impl Pcsync {
-    /// Whether `job` is due at `now`: active, scheduled, and unfinished or past its interval
-    /// since the start of its last complete run. Reprocess runs do not count.
+    /// Decides whether `job` is due at `now`: active, scheduled, and unfinished or past its
+    /// interval since the start of its last complete run. Reprocess runs do not count.
     pub fn due(&self, job: JobId, now: DateTime<Utc>) -> anyhow::Result<Due> {
         let Some(interval) = self.config().schedule(job).interval() else {
             return Ok(Due::NotScheduled);
@@ -141,7 +141,7 @@ impl Pcsync {
         })
     }
 
-    /// The jobs due at `now`, in chain order.
+    /// Returns the jobs due at `now`, in chain order, with the reason for each.
     pub fn due_jobs(&self, now: DateTime<Utc>) -> anyhow::Result<Vec<(JobId, Due)>> {
         let mut due = Vec::new();
         for job in JobId::ALL {
@@ -159,7 +159,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_names_and_numbers() {
+    fn parse_names_and_numbers() {
         assert_eq!(Schedule::parse("weekly"), Ok(Schedule::EveryHours(168)));
         assert_eq!(Schedule::parse(" Daily "), Ok(Schedule::EveryHours(24)));
         assert_eq!(Schedule::parse("hourly"), Ok(Schedule::EveryHours(1)));
@@ -169,7 +169,7 @@ mod tests {
     }
 
     #[test]
-    fn rejects_zero_and_unknown_units() {
+    fn parse_rejects_zero_and_units() {
         for text in ["0h", "0d", "5m", "fortnightly", "", "-1d", "99999999999d"] {
             let error = Schedule::parse(text).unwrap_err();
             assert!(error.contains(&format!("{text:?}")), "{error}");
@@ -178,7 +178,7 @@ mod tests {
     }
 
     #[test]
-    fn comprehensive_results_is_weekly_by_default() {
+    fn comprehensive_default_is_weekly() {
         assert_eq!(
             Schedule::default_for(JobId::PcComprehensiveResults).to_string(),
             "weekly"

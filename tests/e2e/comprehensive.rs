@@ -40,7 +40,7 @@ fn small() -> SimConfig {
 /// A result key in text form, `policy:host:control:technology:instance`.
 type Key = String;
 
-/// Every stored result: its status and last seen, by key.
+/// Returns every stored result's status and last seen, by key.
 fn results(setup: &Setup) -> BTreeMap<Key, (String, Option<String>)> {
     let mut results = BTreeMap::new();
     setup
@@ -74,7 +74,7 @@ fn posture_requests(setup: &Setup) -> Vec<RecordedRequest> {
         .collect()
 }
 
-/// The line `not Passed: refreshed R  changed C  not returned N` of a run's output.
+/// Returns the line `not Passed: refreshed R  changed C  not returned N` of a run's output.
 fn refresh_line(text: &str) -> &str {
     text.lines()
         .find(|line| line.trim_start().starts_with("not Passed:"))
@@ -83,7 +83,7 @@ fn refresh_line(text: &str) -> &str {
 }
 
 #[test]
-fn refreshes_the_failures_a_delta_does_not_return() {
+fn refreshes_failures_delta_missed() {
     let setup = setup(small(), &format!("start_time = \"{FULL_IMPORT}\""));
     run(&setup, "pc-policies");
     run(&setup, "pc-results");
@@ -183,7 +183,7 @@ fn refreshes_the_failures_a_delta_does_not_return() {
 }
 
 #[test]
-fn a_failure_that_passed_since_closes_with_a_history_row() {
+fn passed_failure_closes_with_history() {
     let setup = setup(small(), &format!("start_time = \"{FULL_IMPORT}\""));
     run(&setup, "pc-policies");
     run(&setup, "pc-results");
@@ -229,8 +229,8 @@ fn a_failure_that_passed_since_closes_with_a_history_row() {
 }
 
 #[test]
-fn results_not_evaluated_since_the_start_time_are_counted_not_returned() {
-    // A Start Time after every evaluation: Qualys returns nothing, and the run says which
+fn unevaluated_results_count_not_returned() {
+    // A Start Time after every evaluation: Qualys returns nothing, and the run reports the
     // results it could not refresh.
     let setup = setup(small(), "start_time = \"2030-01-01T00:00:00Z\"");
     run(&setup, "pc-policies");
@@ -262,7 +262,7 @@ fn results_not_evaluated_since_the_start_time_are_counted_not_returned() {
 }
 
 #[test]
-fn request_urls_stay_under_the_limit_with_5000_failing_hosts() {
+fn urls_under_limit_with_5000_hosts() {
     let config = SimConfig {
         policies: 1,
         hosts: 11_000,
@@ -344,7 +344,7 @@ fn request_urls_stay_under_the_limit_with_5000_failing_hosts() {
 }
 
 #[test]
-fn demo_shows_the_comprehensive_counts() {
+fn demo_shows_comprehensive_counts() {
     let setup = Setup::new(1, 1);
     let output = setup.pcsync(&[
         "demo",

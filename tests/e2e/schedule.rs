@@ -29,7 +29,7 @@ fn setup(extra: &str) -> Setup {
     )
 }
 
-/// The jobs whose "is due" line `text` prints, in order.
+/// Returns the jobs whose "is due" line `text` contains, in order.
 fn due_lines(text: &str) -> Vec<&str> {
     text.lines()
         .filter_map(|line| line.split_once(" is due: ").map(|(job, _)| job))
@@ -37,7 +37,7 @@ fn due_lines(text: &str) -> Vec<&str> {
 }
 
 #[test]
-fn due_runs_the_chain_in_order_once() {
+fn due_runs_chain_in_order_once() {
     let setup = setup("");
     let output = setup.pcsync(&["run", "--due"]);
     assert_success(&output);
@@ -60,7 +60,7 @@ fn due_runs_the_chain_in_order_once() {
 }
 
 #[test]
-fn comprehensive_results_is_due_weekly() {
+fn comprehensive_due_weekly() {
     let setup = setup("");
     assert_success(&setup.pcsync(&["run", "--due"]));
 
@@ -95,7 +95,7 @@ fn comprehensive_results_is_due_weekly() {
 }
 
 #[test]
-fn manual_jobs_are_not_due() {
+fn manual_jobs_not_due() {
     let setup = setup("schedule = \"manual\"");
     let output = setup.pcsync(&["run", "--due"]);
     assert_success(&output);
@@ -104,7 +104,7 @@ fn manual_jobs_are_not_due() {
 }
 
 #[test]
-fn failed_run_stops_the_chain() {
+fn failed_run_stops_chain() {
     let setup = setup("");
     setup
         .simulator
@@ -119,7 +119,7 @@ fn failed_run_stops_the_chain() {
 }
 
 #[test]
-fn invalid_schedule_is_rejected() {
+fn invalid_schedule_rejected() {
     let setup = setup("schedule = \"fortnightly\"");
     let output = setup.pcsync(&["run", "--due"]);
     assert!(!output.status.success());

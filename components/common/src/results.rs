@@ -44,8 +44,8 @@ impl ResultKey {
     }
 }
 
-/// The text form `policy:host:control:technology:instance` of a result key, which is also the
-/// cursor the host's `results-not-passed` takes: the next page starts after this key.
+/// Formats a result key as `policy:host:control:technology:instance`. That text is also the
+/// cursor the host's `results-not-passed` takes, and the next page starts after this key.
 pub fn format_result_key(key: &ResultKey) -> String {
     format!(
         "{}:{}:{}:{}:{}",

@@ -2,7 +2,7 @@
 //!
 //! PC Results asks Qualys for the postures whose status changed since its Start Time, so a
 //! control that stays Failed never comes back and its last seen date ages. This job asks for
-//! the postures of exactly the results the store holds as not Passed, by evaluation date
+//! the postures of exactly the results the store contains as not Passed, by evaluation date
 //! (`evaluation_date` set to its own Start Time) and by host and control
 //! (`host_ids`, `control_ids`), never by `status_changes_since`. Its pages parse as PC Results
 //! pages do, and the host applies the same result lifecycle: a result now Passed closes.
@@ -41,8 +41,9 @@ pub const MAX_URL_LENGTH_PARAMETER: &str = "max_url_length";
 /// request lines from about 8 KiB.
 pub const DEFAULT_MAX_URL_LENGTH: u32 = 8000;
 
-/// The parameter the host answers with the number of characters of the classic API's base
-/// URL (such as `https://qualysapi.qg2.apps.qualys.com`), so that URL lengths count whole.
+/// The parameter whose value the host returns as the number of characters of the classic
+/// API's base URL (such as `https://qualysapi.qg2.apps.qualys.com`), so that URL lengths
+/// count whole.
 pub const API_URL_LENGTH_PARAMETER: &str = "api_url_length";
 
 /// The base URL length counted when the host does not give the base URL: longer than any
@@ -109,8 +110,8 @@ impl RequestShape {
         })
     }
 
-    /// The requests for one policy's failing `hosts` and `controls`: every host and control
-    /// is in at least one request, and no URL is longer than `max_url_length` (with room for
+    /// Builds the requests for one policy's failing `hosts` and `controls`: every host and
+    /// control is in at least one request, and no URL is longer than `max_url_length` (with room for
     /// a next-page `id_min`).
     ///
     /// Fails with [`JobError::InvalidParameter`] when `max_url_length` leaves no room for one
@@ -198,7 +199,7 @@ impl PolicyGroup {
     }
 }
 
-/// What one plan slice did, for its log line.
+/// The counts of one plan slice, for its log line.
 #[derive(Default)]
 struct SliceReport {
     policies: u64,
@@ -207,10 +208,10 @@ struct SliceReport {
     skipped_results: u64,
 }
 
-/// Plans one slice of a run: the requests for the results that are not Passed, read from the
-/// host after `cursor`, for whole policies, and the cursor of the next slice (the text form of
-/// the last key the slice covered). Results of policies that are not active, or whose import
-/// is disabled, get no request.
+/// Plans one slice of a run: the requests for whole policies' results that are not Passed,
+/// read from the host after `cursor`. The slice's cursor is the text form of the last key it
+/// covered. Results of policies that are not active, or whose import is disabled, get no
+/// request.
 ///
 /// Fails with [`JobError::InvalidParameter`] if a job parameter has a value the job cannot use
 /// or the Start Time is not a UTC datetime, checked before any result is read.
@@ -319,7 +320,7 @@ fn plan_policy<H: JobHost>(
     Ok(())
 }
 
-/// Every active policy's id, with whether its import is disabled.
+/// Reads every active policy's id, with whether its import is disabled.
 fn policy_states<H: JobHost>(host: &mut H) -> BTreeMap<u64, bool> {
     let mut policies = BTreeMap::new();
     let mut cursor: Option<String> = None;

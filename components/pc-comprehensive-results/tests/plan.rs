@@ -134,7 +134,7 @@ fn ids(request: &Request, name: &str) -> BTreeSet<u64> {
         .collect()
 }
 
-/// The (policy, host, control) triples the requests ask for.
+/// Returns the (policy, host, control) triples the requests cover.
 fn covered(requests: &[Request]) -> BTreeSet<(u64, u64, u64)> {
     let mut covered = BTreeSet::new();
     for request in requests {
@@ -165,7 +165,7 @@ fn plan_all(host: &mut FakeHost) -> Result<(Vec<Request>, usize), JobError> {
 }
 
 #[test]
-fn describes_a_results_job() {
+fn describe_results_job() {
     let description = describe();
     assert_eq!(description.job_id, "pc-comprehensive-results");
     assert_eq!(description.tables, vec![Table::TestResult, Table::Host]);
@@ -173,7 +173,7 @@ fn describes_a_results_job() {
 }
 
 #[test]
-fn asks_by_evaluation_date_hosts_and_controls_of_active_policies_only() {
+fn plan_filters_active_policies_by_evaluation() {
     let mut host = FakeHost::default()
         .with_policy(10, false)
         .with_policy(20, true)
@@ -208,7 +208,7 @@ fn asks_by_evaluation_date_hosts_and_controls_of_active_policies_only() {
 }
 
 #[test]
-fn five_thousand_failing_hosts_stay_under_the_default_url_length() {
+fn plan_5000_hosts_under_url_limit() {
     let hosts = 2_000_000..2_005_000u64;
     let controls = [1071, 1072, 2244, 10_455];
     let keys = hosts
@@ -242,7 +242,7 @@ fn five_thousand_failing_hosts_stay_under_the_default_url_length() {
 }
 
 #[test]
-fn a_long_control_list_is_split_too() {
+fn plan_splits_long_control_list() {
     let controls = 100_000..103_000u64;
     let keys = controls
         .clone()
@@ -264,7 +264,7 @@ fn a_long_control_list_is_split_too() {
 }
 
 #[test]
-fn a_url_length_too_short_for_one_id_names_the_parameter() {
+fn plan_short_url_limit_names_parameter() {
     let mut host = FakeHost::default()
         .with_policy(10, false)
         .with_parameter("max_url_length", "200")
@@ -279,7 +279,7 @@ fn a_url_length_too_short_for_one_id_names_the_parameter() {
 }
 
 #[test]
-fn invalid_parameters_and_start_time_are_refused() {
+fn plan_rejects_invalid_parameters() {
     let mut host = FakeHost::default().with_parameter("max_url_length", "8k");
     let error = plan(&context(), None, &mut host).unwrap_err();
     assert!(
@@ -300,7 +300,7 @@ fn invalid_parameters_and_start_time_are_refused() {
 }
 
 #[test]
-fn slices_end_between_policies() {
+fn plan_slices_end_between_policies() {
     // Three policies of 30 000 keys each: the first slice ends after the second policy, the
     // first end of a policy past KEYS_PER_SLICE keys.
     const { assert!(KEYS_PER_SLICE < 60_000) };
@@ -326,7 +326,7 @@ fn slices_end_between_policies() {
 }
 
 #[test]
-fn a_cursor_that_does_not_move_ends_the_plan_with_a_warning() {
+fn plan_stuck_cursor_ends_with_warning() {
     let mut host = FakeHost {
         stuck_cursor: Some("10:1:1:1:os".into()),
         ..FakeHost::default()

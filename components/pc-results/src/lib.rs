@@ -8,8 +8,9 @@
 //! Qualys sends after them, so `process` reads the page twice: first the glossary, then the
 //! records, which it emits as it reads them.
 //!
-//! The plain library here plans the requests and parses the pages. The `bindings` module adapts
-//! it to the `pcsync:job` WIT world when built for WebAssembly.
+//! The plain library here plans the requests, and the common crate's `posture` module parses
+//! the pages. The `bindings` module adapts both to the `pcsync:job` WIT world when built for
+//! WebAssembly.
 
 #[cfg(target_arch = "wasm32")]
 mod bindings;

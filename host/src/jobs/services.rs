@@ -8,12 +8,12 @@ use crate::runtime::JobHost;
 use crate::runtime::bindings::{PolicyHostId, PolicyRef, Record, ResultKey};
 use crate::store::{Counts, Position, Store};
 
-/// The parameter the host answers with the number of characters of the classic API's base
-/// URL, without a trailing `/`.
+/// The parameter whose value the host returns as the number of characters of the classic
+/// API's base URL, without a trailing `/`.
 pub const API_URL_LENGTH_PARAMETER: &str = "api_url_length";
 
-/// The parameter the host answers with the number of characters of the gateway's base URL,
-/// without a trailing `/`.
+/// The parameter whose value the host returns as the number of characters of the gateway's
+/// base URL, without a trailing `/`.
 pub const GATEWAY_URL_LENGTH_PARAMETER: &str = "gateway_url_length";
 
 fn base_url_length(url: &str) -> String {

@@ -20,7 +20,7 @@ const REFRESH_COUNTS: &str = "pcsync_run_refresh";
 /// The number of keys of results not returned that a run keeps as examples.
 pub const MAX_NOT_RETURNED_EXAMPLES: usize = 5;
 
-/// What a PC Comprehensive Results run did to the results that were not Passed.
+/// The effect of a PC Comprehensive Results run on the results that were not Passed.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RefreshCounts {
     /// Results not Passed when the run started that Qualys returned: their last seen, status,
@@ -275,7 +275,7 @@ impl Store {
 
     /// Counts what a PC Comprehensive Results run did to the results that were not Passed when
     /// it started, after it ended: those it returned (refreshed), those of them whose status
-    /// changed, and those it did not return although `asked` says their policy was asked for.
+    /// changed, and those it did not return although `asked` returns true for their policy.
     /// Up to [`MAX_NOT_RETURNED_EXAMPLES`] keys of results not returned are kept as examples.
     ///
     /// A result's status when the run started is the previous status of its first history
@@ -314,7 +314,7 @@ impl Store {
         Ok(counts)
     }
 
-    /// The first history row that run `run_id` wrote for the result stored under `key`.
+    /// Finds the first history row that run `run_id` wrote for the result stored under `key`.
     fn first_change_in_run(&self, key: &[u8], run_id: u64) -> StoreResult<Option<HistoryRow>> {
         let mut prefix = key.to_vec();
         prefix.push(0);
@@ -336,7 +336,8 @@ impl Store {
         Ok(())
     }
 
-    /// The refresh counts of a run, for PC Comprehensive Results runs that completed.
+    /// Returns the refresh counts of a run, kept for PC Comprehensive Results runs that
+    /// completed.
     pub fn refresh_counts_of_run(&self, run_id: u64) -> StoreResult<Option<RefreshCounts>> {
         self.tree(REFRESH_COUNTS)?
             .get(run_id.to_be_bytes())

@@ -16,9 +16,9 @@ use crate::state::{InFlightGuard, LogKey, State};
 /// Largest request body in bytes that the server reads. Larger ones get HTTP 413.
 const MAX_REQUEST_BODY: usize = 16 * 1024 * 1024;
 
-/// Longest request line (`GET <path>?<query> HTTP/1.1`) the server accepts, as Apache's
-/// default `LimitRequestLine`. Longer ones get HTTP 414, as a client that puts thousands of
-/// ids in one URL gets from Qualys.
+/// Maximum length of a request line (`GET <path>?<query> HTTP/1.1`) the server accepts, as
+/// Apache's default `LimitRequestLine`. Longer ones get HTTP 414, as a client that puts
+/// thousands of ids in one URL gets from Qualys.
 pub const MAX_REQUEST_LINE: usize = 8190;
 
 /// Builds the router. Every request goes to one handler, which routes by path itself so that

@@ -2,8 +2,8 @@
 //! (`/api/<v>/fo/compliance/posture/info/?action=list`): the request options they share, the
 //! request builder, and the page parser.
 //!
-//! PC Results asks for the postures whose status changed since its Start Time. PC
-//! Comprehensive Results asks for the postures of results that are not Passed, by evaluation
+//! PC Results requests the postures whose status changed since its Start Time. PC
+//! Comprehensive Results requests the postures of results that are not Passed, by evaluation
 //! date and host and control filters. Both pages parse the same way and emit the same records.
 
 mod evidence;
@@ -111,7 +111,7 @@ impl PostureOptions {
     }
 }
 
-/// Which postures of a policy a request asks for.
+/// The filters that select a policy's postures in a request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PostureFilter {
     /// `status_changes_since`: postures whose status changed at or after this UTC time.

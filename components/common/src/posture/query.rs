@@ -5,7 +5,7 @@
 
 use crate::Request;
 
-/// The length of `text` once form-urlencoded: ASCII letters, digits and `*-._` stay as they
+/// Returns the length of `text` once form-urlencoded: ASCII letters, digits and `*-._` stay as they
 /// are, a space becomes `+`, and every other byte becomes `%XX`.
 pub fn encoded_len(text: &str) -> usize {
     text.bytes()
@@ -16,7 +16,7 @@ pub fn encoded_len(text: &str) -> usize {
         .sum()
 }
 
-/// The length of the URL the host builds for `request` on a base URL of `base_url_len`
+/// Returns the length of the URL the host builds for `request` on a base URL of `base_url_len`
 /// characters, such as `https://qualysapi.qualys.com` (a trailing `/` not counted).
 pub fn request_url_len(base_url_len: usize, request: &Request) -> usize {
     let query: usize = request
@@ -38,7 +38,7 @@ pub struct IdList {
 }
 
 impl IdList {
-    /// The length in a URL of the list with `id` added.
+    /// Returns the length in a URL of the list with `id` added.
     pub fn len_with(&self, id: u64) -> usize {
         let separator = if self.count == 0 { 0 } else { 3 };
         self.encoded_len + separator + digits(id)
@@ -53,7 +53,7 @@ impl IdList {
         self.count += 1;
     }
 
-    /// The list as a query value, such as `1,2,3`.
+    /// Returns the list as a query value, such as `1,2,3`.
     pub fn as_str(&self) -> &str {
         &self.text
     }
@@ -91,7 +91,7 @@ impl IdList {
     }
 }
 
-/// The number of decimal digits of `id`.
+/// Counts the decimal digits of `id`.
 fn digits(id: u64) -> usize {
     id.checked_ilog10().map_or(1, |log| log as usize + 1)
 }
