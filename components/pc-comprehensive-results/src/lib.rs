@@ -8,10 +8,12 @@
 //! pages do, and the host applies the same result lifecycle: a result now Passed closes.
 //!
 //! The plan walks the host's `results-not-passed` keys, which come ordered by policy, and
-//! gathers each policy's hosts and controls. The id lists are split so that no request URL is
-//! longer than `max_url_length`: one request with every id fails with "414 Request-URI Too
-//! Long". A request asks for every pair of its hosts and controls, so a page can also hold
-//! postures that were Passed; they are stored like any other.
+//! gathers each policy's failing hosts and controls. A request returns every pair of its hosts
+//! and controls, passing ones included, so for each policy the plan takes the cheaper of two
+//! shapes by estimated calls: all failing hosts with all failing controls, or one set of
+//! requests per group of controls that fail on the same hosts. Pairs that pass come back too,
+//! and are stored like any other. The id lists are split so that no request URL is longer than
+//! `max_url_length`, because one request with every id fails with "414 Request-URI Too Long".
 //!
 //! The `bindings` module adapts this plain library to the `pcsync:job` WIT world when built
 //! for WebAssembly.
@@ -121,7 +123,7 @@ impl RequestShape {
         policy_id: u64,
         hosts: &BTreeSet<u64>,
         controls: &BTreeSet<u64>,
-    ) -> Result<Vec<Request>, JobError> {
+    ) -> Result<Vec<PlannedRequest>, JobError> {
         let request = |controls: &IdList, hosts: &IdList| {
             let filter = PostureFilter {
                 status_changes_since: None,
@@ -164,18 +166,45 @@ impl RequestShape {
             let room = budget - controls.encoded_len();
             let host_lists = IdList::split(hosts.iter().copied(), room).ok_or_else(too_short)?;
             for hosts in &host_lists {
-                requests.push(request(controls, hosts));
+                requests.push(PlannedRequest {
+                    request: request(controls, hosts),
+                    pairs: (hosts.count() * controls.count()) as u64,
+                });
             }
         }
         Ok(requests)
     }
+
+    /// Estimates the HTTP calls of `requests`: each one, plus a call for every further page
+    /// of `truncation_limit` postures that its host and control pairs could fill. A pair
+    /// with several technologies or instances has more postures, which the estimate leaves
+    /// out.
+    pub fn estimated_calls(&self, requests: &[PlannedRequest]) -> u64 {
+        let per_page = u64::from(self.options.truncation_limit.max(1));
+        requests
+            .iter()
+            .map(|planned| planned.pairs.div_ceil(per_page).max(1))
+            .sum()
+    }
+}
+
+/// A posture info request with the number of host and control pairs it covers.
+#[derive(Debug, Clone)]
+pub struct PlannedRequest {
+    pub request: Request,
+    pub pairs: u64,
 }
 
 /// The failing hosts and controls of one policy, as the plan gathers them.
+///
+/// Its memory follows the policy's failing host and control pairs, 8 bytes each, because
+/// `hosts_by_control` lists them all.
 struct PolicyGroup {
     policy_id: u64,
     hosts: BTreeSet<u64>,
-    controls: BTreeSet<u64>,
+    /// The failing hosts of each control, in ascending order because keys arrive ordered by
+    /// host within a policy.
+    hosts_by_control: BTreeMap<u64, Vec<u64>>,
     results: u64,
     last_key: ResultKey,
 }
@@ -185,7 +214,7 @@ impl PolicyGroup {
         Self {
             policy_id: key.policy_id,
             hosts: BTreeSet::new(),
-            controls: BTreeSet::new(),
+            hosts_by_control: BTreeMap::new(),
             results: 0,
             last_key: key.clone(),
         }
@@ -193,9 +222,47 @@ impl PolicyGroup {
 
     fn add(&mut self, key: ResultKey) {
         self.hosts.insert(key.host_id);
-        self.controls.insert(key.control_id);
+        let hosts = self.hosts_by_control.entry(key.control_id).or_default();
+        if hosts.last() != Some(&key.host_id) {
+            hosts.push(key.host_id);
+        }
         self.results += 1;
         self.last_key = key;
+    }
+
+    /// Chooses the requests for this policy from two plans, by the fewer estimated calls:
+    ///
+    /// - every failing host with every failing control, in as few URLs as fit, which also
+    ///   returns the pairs that pass;
+    /// - for each set of controls that fail on exactly the same hosts, those hosts and
+    ///   controls, which returns few pairs that pass but can take more requests.
+    ///
+    /// A tie goes to the first plan, which has fewer requests.
+    fn requests(
+        self,
+        shape: &RequestShape,
+    ) -> Result<(Vec<PlannedRequest>, &'static str), JobError> {
+        let controls: BTreeSet<u64> = self.hosts_by_control.keys().copied().collect();
+        let every_pair = shape.policy_requests(self.policy_id, &self.hosts, &controls)?;
+        if self.hosts_by_control.len() < 2 {
+            return Ok((every_pair, "every pair"));
+        }
+
+        let mut controls_by_hosts: BTreeMap<Vec<u64>, BTreeSet<u64>> = BTreeMap::new();
+        for (control, hosts) in self.hosts_by_control {
+            controls_by_hosts.entry(hosts).or_default().insert(control);
+        }
+        let mut by_host_set = Vec::new();
+        for (hosts, controls) in controls_by_hosts {
+            let hosts: BTreeSet<u64> = hosts.into_iter().collect();
+            by_host_set.extend(shape.policy_requests(self.policy_id, &hosts, &controls)?);
+        }
+
+        if shape.estimated_calls(&by_host_set) < shape.estimated_calls(&every_pair) {
+            Ok((by_host_set, "controls grouped by failing hosts"))
+        } else {
+            Ok((every_pair, "every pair"))
+        }
     }
 }
 
@@ -295,22 +362,21 @@ fn plan_policy<H: JobHost>(
 ) -> Result<(), JobError> {
     match policies.get(&group.policy_id) {
         Some(false) => {
-            let added = shape.policy_requests(group.policy_id, &group.hosts, &group.controls)?;
+            let (policy_id, results) = (group.policy_id, group.results);
+            let (hosts, controls) = (group.hosts.len(), group.hosts_by_control.len());
+            let (added, plan) = group.requests(shape)?;
             host.log(
                 LogLevel::Debug,
                 &format!(
-                    "policy {}: {} results that are not Passed on {} hosts and {} controls; {} \
-                     requests",
-                    group.policy_id,
-                    group.results,
-                    group.hosts.len(),
-                    group.controls.len(),
-                    added.len()
+                    "policy {policy_id}: {results} results that are not Passed on {hosts} hosts \
+                     and {controls} controls; {} requests ({plan}), about {} calls",
+                    added.len(),
+                    shape.estimated_calls(&added)
                 ),
             );
-            requests.extend(added);
+            requests.extend(added.into_iter().map(|planned| planned.request));
             report.policies += 1;
-            report.results += group.results;
+            report.results += results;
         }
         _ => {
             report.skipped_policies += 1;

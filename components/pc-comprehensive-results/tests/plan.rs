@@ -341,3 +341,37 @@ fn plan_stuck_cursor_ends_with_warning() {
         host.logs
     );
 }
+
+#[test]
+fn plan_groups_controls_by_failing_hosts() {
+    // 300 controls that each fail on 7 hosts of their own: asking for every pair would return
+    // 2100 × 300 postures, almost all passing.
+    let keys = (0..300u64).flat_map(|control| {
+        (0..7u64).map(move |index| key(10, 100_000 + control * 7 + index, 5_000 + control))
+    });
+    let failing: BTreeSet<(u64, u64, u64)> = keys
+        .clone()
+        .map(|key| (key.policy_id, key.host_id, key.control_id))
+        .collect();
+    let mut host = FakeHost::default().with_policy(10, false).with_keys(keys);
+    let (requests, _) = plan_all(&mut host).unwrap();
+
+    let covered = covered(&requests);
+    assert!(covered.is_superset(&failing));
+    assert_eq!(covered.len(), failing.len(), "no passing pair is asked for");
+    assert_eq!(requests.len(), 300);
+}
+
+#[test]
+fn plan_keeps_every_pair_when_cheaper() {
+    // Two controls failing on nearly the same 100 hosts: every pair is one request of one
+    // page, while grouping by failing hosts needs two.
+    let keys = (0..100u64)
+        .map(|index| key(10, 100_000 + index, 71))
+        .chain((0..99u64).map(|index| key(10, 100_000 + index, 72)));
+    let mut host = FakeHost::default().with_policy(10, false).with_keys(keys);
+    let (requests, _) = plan_all(&mut host).unwrap();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(ids(&requests[0], "control_ids"), BTreeSet::from([71, 72]));
+    assert_eq!(ids(&requests[0], "host_ids").len(), 100);
+}
