@@ -2,6 +2,7 @@
 //! one process at a time owns a data directory.
 
 mod encoding;
+mod not_passed;
 mod records;
 mod results;
 mod runs;
@@ -10,10 +11,10 @@ use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
+pub use not_passed::{MAX_NOT_RETURNED_EXAMPLES, RefreshCounts};
 pub use records::{Change, Counts, PolicyRow, Position, Row, TableName};
 pub use results::{
-    HistoryRow, MAX_NOT_RETURNED_EXAMPLES, RefreshCounts, ResultFilter, ResultRow,
-    format_result_key, normalise_instance, parse_result_key,
+    HistoryRow, ResultFilter, ResultRow, format_result_key, normalise_instance, parse_result_key,
 };
 pub use runs::{ImportRow, ImportState, RunRecord, RunState, Trigger};
 
@@ -73,11 +74,13 @@ impl Store {
                 source,
             })?;
         std::fs::create_dir_all(dir.join("attachments")).map_err(io_error)?;
-        Ok(Store {
+        let store = Store {
             dir: dir.to_path_buf(),
             db,
             _lock: lock,
-        })
+        };
+        store.ensure_not_passed_index()?;
+        Ok(store)
     }
 
     pub fn dir(&self) -> &Path {

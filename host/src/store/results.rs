@@ -5,35 +5,14 @@ use serde::{Deserialize, Serialize};
 
 use super::encoding::{decode, encode};
 use super::records::{Change, Position, Row, TableName, result_key_bytes};
-use super::{Store, StoreError, StoreResult};
+use super::{Store, StoreResult};
 use crate::runtime::bindings::{ResultKey, TestResult};
 
 /// `sn_vulc_result_history`: one row per change of a result's status.
 const HISTORY: &str = "sn_vulc_result_history";
 
 /// The status Qualys reports for a passed control.
-const PASSED: &str = "Passed";
-
-/// The refresh counts of each PC Comprehensive Results run, by run id.
-const REFRESH_COUNTS: &str = "pcsync_run_refresh";
-
-/// The number of keys of results not returned that a run keeps as examples.
-pub const MAX_NOT_RETURNED_EXAMPLES: usize = 5;
-
-/// The effect of a PC Comprehensive Results run on the results that were not Passed.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct RefreshCounts {
-    /// Results not Passed when the run started that Qualys returned: their last seen, status,
-    /// evidence and dates are now Qualys's.
-    pub refreshed: u64,
-    /// Refreshed results whose status changed, for example Failed to Passed (now closed).
-    pub changed: u64,
-    /// Results not Passed, in policies the run asked about, that Qualys did not return: not
-    /// evaluated since the run's Start Time, or no longer in the policy.
-    pub not_returned: u64,
-    /// Keys of some results not returned, in text form.
-    pub not_returned_examples: Vec<String>,
-}
+pub(crate) const PASSED: &str = "Passed";
 
 /// A stored test result: what the component emitted plus the lifecycle the host keeps.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -145,7 +124,7 @@ impl Store {
     /// Upserts a result and applies its lifecycle. Passed closes it as Fixed, and any other
     /// status opens it, so a closed result that fails again reopens. A change of status writes
     /// a history row keyed by result and posture date, so processing a page twice never
-    /// doubles it.
+    /// doubles it. The index of results that are not Passed follows the new status.
     pub(crate) fn upsert_result(
         &self,
         position: Position,
@@ -153,12 +132,14 @@ impl Store {
     ) -> StoreResult<Change> {
         normalise_instance(&mut result.key);
         let key = result_key_bytes(&result.key);
+        let mut created = false;
 
-        self.upsert_merged(
+        let change = self.upsert_merged(
             TableName::Result,
             &key,
             position,
             |stored: Option<&ResultRow>| {
+                created = stored.is_none();
                 let previous = match stored {
                     Some(row) => Some(row.result.status.clone()),
                     None => result.previous_status.clone(),
@@ -166,6 +147,13 @@ impl Store {
                 // The history row is written before the result row, so a crash between the
                 // two leaves the change to be seen again, not lost.
                 if let Some(previous) = previous.filter(|previous| *previous != result.status) {
+                    self.record_run_change(
+                        &key,
+                        position.run,
+                        &previous,
+                        &result.status,
+                        !created,
+                    )?;
                     self.record_change_of_status(&key, &result, previous, position.run)?;
                 }
 
@@ -189,7 +177,9 @@ impl Store {
                     last_seen,
                 })
             },
-        )
+        )?;
+        self.index_result(&key, result.status != PASSED, position.run, created)?;
+        Ok(change)
     }
 
     /// Writes the history row of a change of status, keyed by result and posture date.
@@ -272,120 +262,19 @@ impl Store {
     pub fn history_count(&self) -> StoreResult<usize> {
         Ok(self.tree(HISTORY)?.len())
     }
-
-    /// Counts what a PC Comprehensive Results run did to the results that were not Passed when
-    /// it started, after it ended: those it returned (refreshed), those of them whose status
-    /// changed, and those it did not return although `asked` returns true for their policy.
-    /// Up to [`MAX_NOT_RETURNED_EXAMPLES`] keys of results not returned are kept as examples.
-    ///
-    /// A result's status when the run started is the previous status of its first history
-    /// row of the run, or else its status now.
-    pub fn refresh_counts(
-        &self,
-        run_id: u64,
-        asked: impl Fn(u64) -> bool,
-    ) -> StoreResult<RefreshCounts> {
-        let mut counts = RefreshCounts::default();
-        for entry in self.tree(TableName::Result.as_str())?.iter() {
-            let (key, bytes) = entry.map_err(|source| self.sled_error(source))?;
-            let row: Row<ResultRow> = decode(TableName::Result.as_str(), &bytes)?;
-            if row.last_seen_run == run_id {
-                if row.created_run == run_id {
-                    continue;
-                }
-                let change = self.first_change_in_run(&key, run_id)?;
-                let status_at_start = match &change {
-                    Some(change) => change.previous_status.clone().unwrap_or_default(),
-                    None => row.data.result.status.clone(),
-                };
-                if status_at_start != PASSED {
-                    counts.refreshed += 1;
-                    counts.changed += u64::from(change.is_some());
-                }
-            } else if row.data.result.status != PASSED && asked(row.data.result.key.policy_id) {
-                counts.not_returned += 1;
-                if counts.not_returned_examples.len() < MAX_NOT_RETURNED_EXAMPLES {
-                    counts
-                        .not_returned_examples
-                        .push(format_result_key(&row.data.result.key));
-                }
-            }
-        }
-        Ok(counts)
-    }
-
-    /// Finds the first history row that run `run_id` wrote for the result stored under `key`.
-    fn first_change_in_run(&self, key: &[u8], run_id: u64) -> StoreResult<Option<HistoryRow>> {
-        let mut prefix = key.to_vec();
-        prefix.push(0);
-        for entry in self.tree(HISTORY)?.scan_prefix(prefix) {
-            let (_, bytes) = entry.map_err(|source| self.sled_error(source))?;
-            let row: HistoryRow = decode(HISTORY, &bytes)?;
-            if row.run_id == run_id {
-                return Ok(Some(row));
-            }
-        }
-        Ok(None)
-    }
-
-    /// Saves the refresh counts of a run.
-    pub fn save_refresh_counts(&self, run_id: u64, counts: &RefreshCounts) -> StoreResult<()> {
-        self.tree(REFRESH_COUNTS)?
-            .insert(run_id.to_be_bytes(), encode(counts))
-            .map_err(|source| self.sled_error(source))?;
-        Ok(())
-    }
-
-    /// Returns the refresh counts of a run, kept for PC Comprehensive Results runs that
-    /// completed.
-    pub fn refresh_counts_of_run(&self, run_id: u64) -> StoreResult<Option<RefreshCounts>> {
-        self.tree(REFRESH_COUNTS)?
-            .get(run_id.to_be_bytes())
-            .map_err(|source| self.sled_error(source))?
-            .map(|bytes| decode(REFRESH_COUNTS, &bytes))
-            .transpose()
-    }
-
-    /// Keys of results that are not Passed, after `cursor` (a key in text form), up to `limit`.
-    pub fn results_not_passed(
-        &self,
-        cursor: Option<&str>,
-        limit: u32,
-    ) -> StoreResult<(Vec<ResultKey>, Option<String>)> {
-        let tree = self.tree(TableName::Result.as_str())?;
-        let start = match cursor {
-            Some(text) => {
-                let mut key =
-                    result_key_bytes(&parse_result_key(text).map_err(StoreError::Invalid)?);
-                // The smallest key after the cursor's own.
-                key.push(0);
-                key
-            }
-            None => Vec::new(),
-        };
-        let mut keys = Vec::new();
-        for entry in tree.range(start..) {
-            let (_, bytes) = entry.map_err(|source| self.sled_error(source))?;
-            let row: Row<ResultRow> = decode(TableName::Result.as_str(), &bytes)?;
-            if row.data.result.status == PASSED {
-                continue;
-            }
-            keys.push(row.data.result.key.clone());
-            if keys.len() >= limit as usize {
-                let cursor = keys.last().map(format_result_key);
-                return Ok((keys, cursor));
-            }
-        }
-        Ok((keys, None))
-    }
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::runtime::bindings::Record;
 
-    fn result(policy_id: u64, instance: &str, status: &str, modified: &str) -> Record {
+    pub(in crate::store) fn result(
+        policy_id: u64,
+        instance: &str,
+        status: &str,
+        modified: &str,
+    ) -> Record {
         Record::TestResult(TestResult {
             key: ResultKey {
                 policy_id,
