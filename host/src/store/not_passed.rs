@@ -33,7 +33,7 @@ const NOT_PASSED_BUILT: &str = "results_not_passed_index";
 /// The number of keys of results not returned that a run keeps as examples.
 pub const MAX_NOT_RETURNED_EXAMPLES: usize = 5;
 
-/// What the index keeps of a result that is not Passed.
+/// The index value of a result that is not Passed.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 struct IndexEntry {
     created_run: u64,
@@ -219,9 +219,9 @@ impl Store {
         Ok((keys, None))
     }
 
-    /// Counts what a PC Comprehensive Results run did to the results that were not Passed when
-    /// it started, after it ended: those it returned (refreshed), those of them whose status
-    /// changed, and those it did not return although `asked` returns true for their policy.
+    /// Counts, after a PC Comprehensive Results run ended, the results that were not Passed
+    /// when it started: those it returned (refreshed) and those of them whose status changed.
+    /// It also counts those it did not return although `asked` returns true for their policy.
     /// Up to [`MAX_NOT_RETURNED_EXAMPLES`] keys of results not returned are kept as examples.
     ///
     /// A result's status when the run started is the previous status of its first change in
