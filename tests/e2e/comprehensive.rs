@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use pcsync::JobId;
 use pcsync::store::{ResultFilter, format_result_key, parse_result_key};
-use qualys_sim::{Endpoint, PostureKey, PostureStatus, RecordedRequest, SimConfig};
+use qualys_sim::{
+    Endpoint, Fault, FaultRule, PostureKey, PostureStatus, RecordedRequest, SimConfig,
+};
 
 use crate::harness::{Setup, assert_success, stdout};
 
@@ -369,4 +371,64 @@ fn demo_shows_comprehensive_counts() {
         stale.ends_with(" after") && stale.contains(", 0 after"),
         "{stale}"
     );
+}
+
+#[test]
+fn killed_run_resumes_with_same_counts() {
+    const KILLS: u64 = 5;
+    let setup = setup(small(), &format!("start_time = \"{FULL_IMPORT}\""));
+    run(&setup, "pc-policies");
+    run(&setup, "pc-results");
+    let before = results(&setup);
+    setup.simulator.advance_days(7, 0.2);
+    let now = setup.simulator.clock();
+    setup.simulator.clear_requests();
+
+    // Slow pages keep the run going long enough to be killed at several points.
+    setup.simulator.inject(FaultRule::new(
+        Endpoint::PostureInfo,
+        Fault::SlowBody {
+            chunk_bytes: 512,
+            delay_ms: 20,
+        },
+    ));
+    for kill in 0..KILLS {
+        let mut child = setup
+            .command(&["run", "pc-comprehensive-results"])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300 + kill * 170));
+        // SIGKILL: the process gets no chance to save anything.
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    assert!(
+        !posture_requests(&setup).is_empty(),
+        "the killed runs reached Qualys"
+    );
+    setup.simulator.clear_faults();
+    let text = run(&setup, "pc-comprehensive-results");
+
+    let after = results(&setup);
+    let failing_before = not_passed(&before);
+    let passed_since = failing_before
+        .iter()
+        .filter(|key| after[*key].0 == "Passed")
+        .count();
+    assert_eq!(
+        refresh_line(&text),
+        format!(
+            "not Passed: refreshed {}  changed {passed_since}  not returned 0",
+            failing_before.len()
+        )
+    );
+    for key in &failing_before {
+        assert_eq!(after[key].1.as_deref(), Some(now.as_str()), "{key}");
+    }
+    let runs = setup
+        .open()
+        .store()
+        .runs(Some(JobId::PcComprehensiveResults))
+        .unwrap();
+    assert_eq!(runs.len(), 1, "the killed run was resumed, not restarted");
 }
