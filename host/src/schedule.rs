@@ -12,6 +12,9 @@ use chrono::{DateTime, Duration, Utc};
 use crate::store::{RunState, Trigger};
 use crate::{JobId, Pcsync};
 
+/// The longest interval a schedule accepts: ten years, in hours.
+pub const MAX_INTERVAL_HOURS: u32 = 3650 * 24;
+
 /// How often a job runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Schedule {
@@ -31,12 +34,13 @@ impl Schedule {
         }
     }
 
-    /// Parses `hourly`, `daily`, `weekly`, `<N>h`, `<N>d` (N at least 1) or `manual`.
+    /// Parses `hourly`, `daily`, `weekly`, `<N>h`, `<N>d` or `manual`. An interval is at least
+    /// one hour and at most [`MAX_INTERVAL_HOURS`].
     pub fn parse(text: &str) -> Result<Schedule, String> {
         let text = text.trim();
         let invalid = || {
             format!(
-                "schedule {text:?} is invalid: use hourly, daily, weekly, a number of hours or days such as 12h or 3d, or manual"
+                "schedule {text:?} is invalid: use hourly, daily, weekly, a number of hours or days such as 12h or 3d (at most 3650d), or manual"
             )
         };
         let hours = match text.to_ascii_lowercase().as_str() {
@@ -55,7 +59,7 @@ impl Schedule {
                 let number: u32 = number.trim().parse().map_err(|_| invalid())?;
                 number
                     .checked_mul(unit_hours)
-                    .filter(|hours| *hours > 0)
+                    .filter(|hours| (1..=MAX_INTERVAL_HOURS).contains(hours))
                     .ok_or_else(invalid)?
             }
         };
@@ -131,7 +135,9 @@ impl Pcsync {
             return Ok(Due::NeverCompleted);
         };
         let started = crate::time::parse_utc(&last.started_at)?;
-        let next = started + interval;
+        let Some(next) = started.checked_add_signed(interval) else {
+            return Ok(Due::NotScheduled);
+        };
         Ok(if next <= now {
             Due::IntervalPassed {
                 last_complete: last.started_at.clone(),
@@ -165,12 +171,24 @@ mod tests {
         assert_eq!(Schedule::parse("hourly"), Ok(Schedule::EveryHours(1)));
         assert_eq!(Schedule::parse("12h"), Ok(Schedule::EveryHours(12)));
         assert_eq!(Schedule::parse("3d"), Ok(Schedule::EveryHours(72)));
+        assert_eq!(Schedule::parse("3650d"), Ok(Schedule::EveryHours(87_600)));
         assert_eq!(Schedule::parse("manual"), Ok(Schedule::Manual));
     }
 
     #[test]
     fn parse_rejects_zero_and_units() {
-        for text in ["0h", "0d", "5m", "fortnightly", "", "-1d", "99999999999d"] {
+        for text in [
+            "0h",
+            "0d",
+            "5m",
+            "fortnightly",
+            "",
+            "-1d",
+            "99999999999d",
+            "100000000d",
+            "4294967295h",
+            "3651d",
+        ] {
             let error = Schedule::parse(text).unwrap_err();
             assert!(error.contains(&format!("{text:?}")), "{error}");
             assert!(error.contains("use hourly, daily, weekly"), "{error}");

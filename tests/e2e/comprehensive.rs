@@ -432,3 +432,62 @@ fn killed_run_resumes_with_same_counts() {
         .unwrap();
     assert_eq!(runs.len(), 1, "the killed run was resumed, not restarted");
 }
+
+#[test]
+fn refused_before_pc_results_completes() {
+    let setup = setup(small(), "");
+    run(&setup, "pc-policies");
+    let output = setup.pcsync(&["run", "pc-comprehensive-results"]);
+    assert!(!output.status.success());
+    let message = crate::harness::stderr(&output);
+    assert!(
+        message.contains("pc-results has not completed a run yet"),
+        "{message}"
+    );
+    assert!(message.contains("pcsync run pc-results"), "{message}");
+    assert!(posture_requests(&setup).is_empty());
+}
+
+#[test]
+fn too_long_url_limit_names_the_setting() {
+    // About 3000 failing hosts: their ids make URLs longer than the simulator's 8190-byte
+    // request line, which a limit of 20000 lets through.
+    let setup = Setup::with_config(
+        SimConfig {
+            policies: 1,
+            hosts: 6000,
+            controls: 2,
+            controls_per_policy: Some(2),
+            ..SimConfig::default()
+        },
+        &format!(
+            "[jobs.pc-results]\nstart_time = \"{FULL_IMPORT}\"\n\n\
+             [jobs.pc-comprehensive-results]\nstart_time = \"{FULL_IMPORT}\"\n\
+             max_url_length = 20000\n"
+        ),
+    );
+    setup.simulator.with_postures(|postures| {
+        let keys: Vec<PostureKey> = postures.iter().map(|posture| posture.key).collect();
+        for key in keys {
+            postures
+                .set_status(&key, PostureStatus::Failed, "2026-12-01T00:00:00Z")
+                .unwrap();
+        }
+    });
+    run(&setup, "pc-policies");
+    run(&setup, "pc-results");
+
+    let output = setup.pcsync(&["run", "pc-comprehensive-results"]);
+    let lengths: Vec<usize> = posture_requests(&setup)
+        .iter()
+        .map(|request| request.target.len())
+        .collect();
+    assert_eq!(output.status.code(), Some(1), "{lengths:?}");
+    let text = stdout(&output);
+    assert!(text.contains("HTTP 414 Request-URI Too Long"), "{text}");
+    assert!(
+        text.contains("lower max_url_length in [jobs.pc-comprehensive-results]"),
+        "{text}"
+    );
+    assert!(text.contains("(now 20000)"), "{text}");
+}

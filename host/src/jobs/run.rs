@@ -81,6 +81,14 @@ impl Pcsync {
                 "unknown job parameter in [jobs.{job}]; check its spelling"
             );
         }
+        if job == JobId::PcComprehensiveResults && !self.has_completed_run(JobId::PcResults)? {
+            anyhow::bail!(
+                "{job} refreshes the results that {} imported, and {} has not completed a run yet; run `pcsync run {}` first",
+                JobId::PcResults,
+                JobId::PcResults,
+                JobId::PcResults
+            );
+        }
         let component = self.load_component(job)?;
         let mut run = match self.store().unfinished_run(job)? {
             Some(run) => {
@@ -134,6 +142,15 @@ impl Pcsync {
             "run ended"
         );
         Ok(run)
+    }
+
+    /// Whether `job` has a complete run that fetched from Qualys (a reprocess does not count).
+    fn has_completed_run(&self, job: JobId) -> anyhow::Result<bool> {
+        Ok(self
+            .store()
+            .runs(Some(job))?
+            .iter()
+            .any(|run| run.state == RunState::Complete && run.trigger != Trigger::Reprocess))
     }
 
     /// The Start Time a new run uses: the stored one, else the configured one, else 30 days
@@ -294,7 +311,16 @@ impl Pcsync {
             Ok(Ok(output)) => output,
             Ok(Err(error)) => {
                 let mut error = RunError::from_job_error(error);
-                if !(200..300).contains(&row.status) {
+                if row.status == 414 {
+                    error = RunError::Job(format!(
+                        "Qualys rejected the request URL as too long (HTTP 414 Request-URI Too Long) for {}; lower max_url_length in [jobs.{job}] if the job has it{}",
+                        row.request.path,
+                        self.config()
+                            .job_parameter(job, "max_url_length")
+                            .map(|value| format!(" (now {value})"))
+                            .unwrap_or_default()
+                    ));
+                } else if !(200..300).contains(&row.status) {
                     error = RunError::Job(format!(
                         "Qualys returned HTTP {} for {}: {error}",
                         row.status, row.request.path

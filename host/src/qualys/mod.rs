@@ -217,7 +217,7 @@ impl QualysClient {
         progress: &dyn Fn(u64),
     ) -> Result<StoredResponse, FetchError> {
         let url = self.resolve(request)?;
-        let url_text = url.to_string();
+        let url_text = shorten_url(url.as_str());
         let transport = |error: reqwest::Error| FetchError::Transport {
             url: url_text.clone(),
             message: describe_reqwest_error(&error.without_url()),
@@ -424,8 +424,40 @@ fn describe_reqwest_error(error: &reqwest::Error) -> String {
     message
 }
 
+/// The number of characters of a URL that errors and logs show. A URL with thousands of ids
+/// would otherwise make every message about it thousands of characters long.
+const MAX_SHOWN_URL: usize = 200;
+
+/// Returns `url` for messages: whole when short, else its first [`MAX_SHOWN_URL`] characters
+/// with its length.
+fn shorten_url(url: &str) -> String {
+    if url.len() <= MAX_SHOWN_URL {
+        return url.to_string();
+    }
+    let mut end = MAX_SHOWN_URL;
+    while !url.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} characters)", &url[..end], url.len())
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn long_urls_are_shortened_in_messages() {
+        let long = format!("https://q.example.com/api?host_ids={}", "1%2C".repeat(3000));
+        let shown = shorten_url(&long);
+        assert!(shown.len() < 250, "{shown}");
+        assert!(
+            shown.ends_with(&format!("({} characters)", long.len())),
+            "{shown}"
+        );
+        assert_eq!(
+            shorten_url("https://q.example.com/a"),
+            "https://q.example.com/a"
+        );
+    }
+
     use super::*;
 
     fn client() -> QualysClient {

@@ -76,6 +76,21 @@ fn latest<'a>(dates: impl IntoIterator<Item = Option<&'a String>>) -> Option<Str
     dates.into_iter().flatten().max().cloned()
 }
 
+/// Whether `incoming` was evaluated before `stored`: by evaluation date, else by posture
+/// modified date. UTC timestamps in one format compare as text.
+fn is_older(incoming: &TestResult, stored: &TestResult) -> bool {
+    let evaluated = |result: &TestResult| {
+        result
+            .evaluation_date
+            .clone()
+            .or_else(|| result.posture_modified_date.clone())
+    };
+    match (evaluated(incoming), evaluated(stored)) {
+        (Some(incoming), Some(stored)) => incoming < stored,
+        _ => false,
+    }
+}
+
 /// The instance a result key uses: a missing or empty instance is `os`, as PCRS sends it.
 pub fn normalise_instance(key: &mut ResultKey) {
     if key.instance.trim().is_empty() {
@@ -125,6 +140,9 @@ impl Store {
     /// status opens it, so a closed result that fails again reopens. A change of status writes
     /// a history row keyed by result and posture date, so processing a page twice never
     /// doubles it. The index of results that are not Passed follows the new status.
+    ///
+    /// A result evaluated earlier than the stored one, as when older pages are processed
+    /// again, changes nothing: an old page never puts an old status back.
     pub(crate) fn upsert_result(
         &self,
         position: Position,
@@ -133,6 +151,7 @@ impl Store {
         normalise_instance(&mut result.key);
         let key = result_key_bytes(&result.key);
         let mut created = false;
+        let mut stale = false;
 
         let change = self.upsert_merged(
             TableName::Result,
@@ -140,6 +159,10 @@ impl Store {
             position,
             |stored: Option<&ResultRow>| {
                 created = stored.is_none();
+                if let Some(stored) = stored.filter(|stored| is_older(&result, &stored.result)) {
+                    stale = true;
+                    return Ok(stored.clone());
+                }
                 let previous = match stored {
                     Some(row) => Some(row.result.status.clone()),
                     None => result.previous_status.clone(),
@@ -178,7 +201,9 @@ impl Store {
                 })
             },
         )?;
-        self.index_result(&key, result.status != PASSED, position.run, created)?;
+        if !stale {
+            self.index_result(&key, result.status != PASSED, position.run, created)?;
+        }
         Ok(change)
     }
 
@@ -378,6 +403,30 @@ pub(super) mod tests {
         let row = store.result(&key(7, "ORCL3")).unwrap().unwrap();
         assert_eq!(row.data.result.status, "Error");
         assert_eq!(row.data.state, "Open");
+    }
+
+    #[test]
+    fn older_result_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 8).unwrap();
+        store
+            .upsert(1, result(1, "os", "Failed", "2026-02-01T00:00:00Z"))
+            .unwrap();
+        store
+            .upsert(2, result(1, "os", "Passed", "2026-02-08T00:00:00Z"))
+            .unwrap();
+        let history = store.history_count().unwrap();
+
+        // The first page again, as a reprocess of run 1 reads it.
+        let change = store
+            .upsert(3, result(1, "os", "Failed", "2026-02-01T00:00:00Z"))
+            .unwrap();
+        assert_eq!(change, Change::Unchanged);
+        let row = store.result(&key(1, "os")).unwrap().unwrap();
+        assert_eq!(row.data.result.status, "Passed");
+        assert_eq!(row.data.state, "Closed");
+        assert_eq!(store.history_count().unwrap(), history);
+        assert!(store.results_not_passed(None, 10).unwrap().0.is_empty());
     }
 
     #[test]
