@@ -237,6 +237,7 @@ impl Config {
                     ConfigError::Invalid(format!("[jobs.{id}] start_time: {error}"))
                 })?;
             }
+            check_job_parameters(id, &job.parameters).map_err(ConfigError::Invalid)?;
             if let Some(schedule) = &job.schedule {
                 Schedule::parse(schedule)
                     .map_err(|error| ConfigError::Invalid(format!("[jobs.{id}] {error}")))?;
@@ -361,6 +362,35 @@ impl Config {
     }
 }
 
+/// Checks the job parameters whose values the host can judge without the component, so that a
+/// weekly job does not fail a week after the file was written.
+fn check_job_parameters(
+    job: &str,
+    parameters: &BTreeMap<String, toml::Value>,
+) -> Result<(), String> {
+    for (name, value) in parameters {
+        let (low, high, unit) = match name.as_str() {
+            "start_time_overlap_minutes" => (0, 1440, "whole minutes"),
+            "truncation_limit" => (1, 1_000_000, "a whole number of records"),
+            "max_url_length" => (256, 1_000_000, "a whole number of characters"),
+            _ => continue,
+        };
+        let number = match value {
+            toml::Value::Integer(number) => Some(*number),
+            // A blank value means the job's default.
+            toml::Value::String(text) if text.trim().is_empty() => continue,
+            toml::Value::String(text) => text.trim().parse::<i64>().ok(),
+            _ => None,
+        };
+        if !number.is_some_and(|number| (low..=high).contains(&number)) {
+            return Err(format!(
+                "[jobs.{job}] {name} = {value} is invalid: use {unit} from {low} to {high}"
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn check_base_url(text: &str) -> Result<(), String> {
     let url = url::Url::parse(text).map_err(|error| format!("`{text}` is not a URL: {error}"))?;
     // Checked first, and the URL left out of the message, so that a credential written into
@@ -425,6 +455,32 @@ mod tests {
         .to_string();
         assert!(error.contains("[jobs.pc-results]"), "{error}");
         assert!(error.contains("[jobs.pcrs-test-results]"), "{error}");
+    }
+
+    #[test]
+    fn job_parameter_values_checked_on_load() {
+        for (line, name) in [
+            ("start_time_overlap_minutes = -600", "start_time_overlap_minutes = -600"),
+            ("start_time_overlap_minutes = \"abc\"", "start_time_overlap_minutes = \"abc\""),
+            ("max_url_length = \"abc\"", "max_url_length = \"abc\""),
+            ("max_url_length = 100", "max_url_length = 100"),
+            ("truncation_limit = 0", "truncation_limit = 0"),
+            ("truncation_limit = 1.5", "truncation_limit = 1.5"),
+        ] {
+            let error = Config::parse(&format!("[jobs.pc-comprehensive-results]\n{line}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(name), "{error}");
+            assert!(error.contains("[jobs.pc-comprehensive-results]"), "{error}");
+        }
+        for line in [
+            "start_time_overlap_minutes = 0",
+            "max_url_length = \" 3000 \"",
+            "max_url_length = \"\"",
+            "truncation_limit = 500",
+        ] {
+            Config::parse(&format!("[jobs.pc-comprehensive-results]\n{line}\n")).unwrap();
+        }
     }
 
     #[test]
