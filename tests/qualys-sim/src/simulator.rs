@@ -111,9 +111,10 @@ impl Simulator {
             username: config.username.clone(),
             password: config.password.clone(),
         };
-        let dataset = Dataset::from_config(&config);
+        let mut dataset = Dataset::from_config(&config);
         let mut postures = Postures::generate(&dataset, config.seed);
         postures.set_invalid_char_every(config.invalid_char_every);
+        match_policy_evaluations(&mut dataset, &postures);
         let state = Arc::new(State::new(
             credentials,
             dataset,
@@ -199,11 +200,12 @@ impl Simulator {
     /// Earlier status changes are lost, and the evidence knob
     /// ([`Postures::invalid_char_every`]) is kept.
     pub fn regenerate_postures(&self) {
-        let dataset = lock(&self.state.dataset);
+        let mut dataset = lock(&self.state.dataset);
         let mut postures = lock(&self.state.postures);
         let every = postures.invalid_char_every();
         *postures = Postures::generate(&dataset, self.state.seed);
         postures.set_invalid_char_every(every);
+        match_policy_evaluations(&mut dataset, &postures);
     }
 
     /// Moves the clock forward by `days` days and evaluates every posture again at the new
@@ -355,4 +357,23 @@ fn serve(
         }
     });
     runtime.shutdown_timeout(STOP_TIMEOUT);
+}
+
+/// Sets the last evaluation time of every evaluated policy that has postures to its latest
+/// posture evaluation, so that the policy list and the posture info agree.
+fn match_policy_evaluations(dataset: &mut Dataset, postures: &Postures) {
+    let mut latest: std::collections::HashMap<u64, String> = std::collections::HashMap::new();
+    for posture in postures.iter() {
+        let entry = latest.entry(posture.key.policy_id).or_default();
+        if posture.evaluated > *entry {
+            *entry = posture.evaluated;
+        }
+    }
+    for policy in &mut dataset.policies {
+        if policy.last_evaluated.is_some()
+            && let Some(evaluated) = latest.remove(&policy.id)
+        {
+            policy.last_evaluated = Some(evaluated);
+        }
+    }
 }
