@@ -388,7 +388,7 @@ pub(crate) fn print_jobs(
     data_dir: &std::path::Path,
 ) -> anyhow::Result<()> {
     out!(
-        "{:<32} {:<50} {:<7} {:<15} {:<9} due",
+        "{:<32} {:<51} {:<7} {:<15} {:<9} due",
         "job",
         "name",
         "active",
@@ -410,7 +410,7 @@ pub(crate) fn print_jobs(
             None => Due::NotScheduled,
         };
         out!(
-            "{:<32} {:<50} {:<7} {:<15} {:<9} {}",
+            "{:<32} {:<51} {:<7} {:<15} {:<9} {}",
             job.as_str(),
             job.display_name(),
             config.job_active(job),

@@ -65,7 +65,13 @@ pub fn run(policies: usize, page_size: usize, comprehensive: bool) -> anyhow::Re
         "Qualys simulator on {} with {policies} policies, {page_size} per page",
         simulator.base_url()
     );
-    out!("data directory {}\n", data_dir.path().display());
+    out!(
+        "data directory {} (deleted when the demo ends)",
+        data_dir.path().display()
+    );
+    out!(
+        "new, updated and unchanged count the rows each run wrote, in every table it fills: the results jobs also write hosts\n"
+    );
     out!(
         "{:<46} {:<10} {:>5} {:>6} {:>8} {:>10} {:>9} {:>8}",
         "run",
@@ -112,9 +118,19 @@ pub fn run(policies: usize, page_size: usize, comprehensive: bool) -> anyhow::Re
                 counts.changed,
                 counts.not_returned
             );
+            out!(
+                "  refreshed: Qualys returned them again, so their last seen, status and evidence are current"
+            );
+            out!(
+                "  changed: refreshed results whose status changed; one now Passed is closed as Fixed"
+            );
+            out!("  not returned: Qualys has not evaluated them since the job's Start Time");
         }
         out!(
             "results not Passed in active policies last seen before {now}: {stale_before} before the job, {stale_after} after"
+        );
+        out!(
+            "  the week's delta returns only changes of status, so it left these {stale_before} failures last seen at the first import"
         );
         runs.push(run);
     }
