@@ -460,8 +460,14 @@ mod tests {
     #[test]
     fn job_parameter_values_checked_on_load() {
         for (line, name) in [
-            ("start_time_overlap_minutes = -600", "start_time_overlap_minutes = -600"),
-            ("start_time_overlap_minutes = \"abc\"", "start_time_overlap_minutes = \"abc\""),
+            (
+                "start_time_overlap_minutes = -600",
+                "start_time_overlap_minutes = -600",
+            ),
+            (
+                "start_time_overlap_minutes = \"abc\"",
+                "start_time_overlap_minutes = \"abc\"",
+            ),
             ("max_url_length = \"abc\"", "max_url_length = \"abc\""),
             ("max_url_length = 100", "max_url_length = 100"),
             ("truncation_limit = 0", "truncation_limit = 0"),

@@ -89,6 +89,12 @@ impl Pcsync {
                 JobId::PcResults
             );
         }
+        if !self.config().job_active(job) {
+            warn!(
+                job = %job,
+                "the job is inactive (its `active` setting, or the other result pipeline is active); running it because it was started by hand"
+            );
+        }
         let component = self.load_component(job)?;
         let mut run = match self.store().unfinished_run(job)? {
             Some(run) => {
@@ -161,6 +167,19 @@ impl Pcsync {
             return Ok(None);
         }
         if let Some(stored) = self.store().job_state(job)?.start_time {
+            if let Some(configured) = self
+                .config()
+                .job(job)
+                .start_time
+                .filter(|configured| *configured != stored)
+            {
+                warn!(
+                    job = %job,
+                    stored = %stored,
+                    configured = %configured,
+                    "[jobs.{job}] start_time only sets the first run's Start Time; this run uses the stored one"
+                );
+            }
             return Ok(Some(stored));
         }
         if let Some(configured) = self.config().job(job).start_time {
