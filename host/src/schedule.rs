@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::store::{RunState, Trigger};
 use crate::{JobId, Pcsync};
 
-/// The longest interval a schedule accepts: ten years, in hours.
+/// The maximum interval a schedule accepts: ten years, in hours.
 pub const MAX_INTERVAL_HOURS: u32 = 3650 * 24;
 
 /// How often a job runs.

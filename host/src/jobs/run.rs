@@ -150,7 +150,8 @@ impl Pcsync {
         Ok(run)
     }
 
-    /// Whether `job` has a complete run that fetched from Qualys (a reprocess does not count).
+    /// Checks whether `job` has a complete run that fetched from Qualys (a reprocess does not
+    /// count).
     fn has_completed_run(&self, job: JobId) -> anyhow::Result<bool> {
         Ok(self
             .store()
