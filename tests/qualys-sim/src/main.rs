@@ -47,6 +47,7 @@ fn main() -> anyhow::Result<()> {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
     let args = Args::parse();
@@ -63,6 +64,10 @@ fn main() -> anyhow::Result<()> {
         invalid_char_every: args.invalid_char_every,
     })?;
     println!("qualys-sim listening on {}", simulator.base_url());
+    println!("commands on standard input: advance DAYS [FRACTION], clock");
+    let simulator = std::sync::Arc::new(simulator);
+    let commands = std::sync::Arc::clone(&simulator);
+    std::thread::spawn(move || read_commands(&commands));
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -71,6 +76,39 @@ fn main() -> anyhow::Result<()> {
     runtime
         .block_on(tokio::signal::ctrl_c())
         .context("waiting for Ctrl-C failed")?;
-    simulator.shutdown();
+    // The command thread may still hold the simulator; the process ends here either way.
+    drop(simulator);
     Ok(())
+}
+
+/// Reads commands from standard input until it closes: `advance DAYS [FRACTION]` moves the
+/// clock and re-evaluates every posture, flipping FRACTION of them (default 0.05), and `clock`
+/// prints the simulated time.
+fn read_commands(simulator: &Simulator) {
+    for line in std::io::stdin().lines() {
+        let Ok(line) = line else { return };
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            [] => {}
+            ["clock"] => println!("clock {}", simulator.clock()),
+            ["advance", days, rest @ ..] if rest.len() <= 1 => {
+                let days = days.parse::<u32>();
+                let fraction = rest.first().map_or(Ok(0.05), |text| text.parse::<f64>());
+                match (days, fraction) {
+                    (Ok(days), Ok(fraction)) => {
+                        let changed = simulator.advance_days(days, fraction);
+                        println!(
+                            "clock {}; {} postures changed status",
+                            simulator.clock(),
+                            changed.len()
+                        );
+                    }
+                    _ => println!(
+                        "invalid command {line:?}: use advance DAYS [FRACTION], for example advance 7 0.05"
+                    ),
+                }
+            }
+            _ => println!("unknown command {line:?}: use advance DAYS [FRACTION] or clock"),
+        }
+    }
 }
