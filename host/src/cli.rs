@@ -54,7 +54,8 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Starts a Qualys simulator on 127.0.0.1, runs the classic chain against it twice, a
-    /// simulated week apart, in a temporary data directory and prints the counts.
+    /// simulated week apart, and prints the counts. It uses its own configuration and a
+    /// temporary data directory, so --config and --data-dir do not apply.
     Demo {
         /// Policies in the simulated subscription.
         #[arg(long, default_value_t = 250)]
@@ -484,7 +485,11 @@ pub fn print_run(run: &RunRecord, refresh: Option<&RefreshCounts>) {
     out!(
         "run {}  {}  {}  pages {}  new {}  updated {}  unchanged {}  inactive {}  skipped {}  errors {}{}{}{}",
         run.id,
-        run.job,
+        if run.trigger == Trigger::Reprocess {
+            format!("{} (reprocess)", run.job)
+        } else {
+            run.job.clone()
+        },
         run.state.as_str(),
         run.pages_fetched,
         run.counts.new,

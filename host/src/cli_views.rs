@@ -419,6 +419,16 @@ pub(crate) fn print_jobs(
             due_text(&due)
         );
     }
+    for job in JobId::ALL {
+        let unknown = config.unknown_parameters(job);
+        if !unknown.is_empty() {
+            out!(
+                "\nwarning: [jobs.{job}] has keys {job} does not read: {}; it reads active, start_time, schedule and {}",
+                unknown.join(", "),
+                job.parameters().join(", ")
+            );
+        }
+    }
     if let Some(pcrs) = config.pcrs_activated() {
         out!(
             "\nthe PCRS result pipeline is active ([jobs.{pcrs}] active = true), so {} and {} are inactive",

@@ -62,8 +62,9 @@ pub fn run(policies: usize, page_size: usize, comprehensive: bool) -> anyhow::Re
     let pcsync = Pcsync::open(config, data_dir.path())?;
 
     out!(
-        "Qualys simulator on {} with {policies} policies, {page_size} per page",
-        simulator.base_url()
+        "Qualys simulator on {} with {policies} policies, {} per page",
+        simulator.base_url(),
+        page_size.max(1)
     );
     out!(
         "data directory {} (deleted when the demo ends)",
@@ -150,7 +151,7 @@ pub fn run(policies: usize, page_size: usize, comprehensive: bool) -> anyhow::Re
         out!("  {status:<7} {state:<7} {count}");
     }
     out!(
-        "status changes recorded in sn_vulc_result_history: {}",
+        "status changes recorded in sn_vulc_result_history: {} (the first import records each result's change from the previous status Qualys reports)",
         pcsync.store().history_count()?
     );
     out!(

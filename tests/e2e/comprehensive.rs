@@ -228,6 +228,61 @@ fn passed_failure_closes_with_history() {
     let output = setup.pcsync(&["imports", "reprocess", "pc-comprehensive-results"]);
     assert_success(&output);
     assert_eq!(results(&setup), after);
+
+    // Nor do the older pages of the first import: an old posture or scan never comes back.
+    let hosts = |setup: &Setup| {
+        setup
+            .open()
+            .store()
+            .hosts()
+            .unwrap()
+            .into_iter()
+            .map(|row| (row.data.id, row.data.last_scan_date))
+            .collect::<Vec<_>>()
+    };
+    let hosts_before = hosts(&setup);
+    let first_import = setup
+        .open()
+        .store()
+        .runs(Some(JobId::PcResults))
+        .unwrap()
+        .last()
+        .unwrap()
+        .id
+        .to_string();
+    let output = setup.pcsync(&["imports", "reprocess", "pc-results", "--run", &first_import]);
+    assert_success(&output);
+    assert!(
+        stdout(&output).contains("pc-results (reprocess)"),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(results(&setup), after);
+    assert_eq!(hosts(&setup), hosts_before);
+
+    // A run of another job is named as such.
+    let comprehensive_run = setup
+        .open()
+        .store()
+        .runs(Some(JobId::PcComprehensiveResults))
+        .unwrap()[0]
+        .id
+        .to_string();
+    let output = setup.pcsync(&[
+        "imports",
+        "reprocess",
+        "pc-results",
+        "--run",
+        &comprehensive_run,
+    ]);
+    assert!(!output.status.success());
+    let message = crate::harness::stderr(&output);
+    assert!(
+        message.contains(&format!(
+            "run {comprehensive_run} belongs to pc-comprehensive-results"
+        )),
+        "{message}"
+    );
 }
 
 #[test]

@@ -17,6 +17,9 @@ use crate::store::{
     Counts, ImportRow, ImportState, RunRecord, RunState, StoreError, TableName, Trigger,
 };
 
+/// The end of the warning about a Start Time later than every policy's last evaluation.
+const NOTHING_NEW_WARNING: &str = "this run will return nothing new";
+
 /// How far back an empty Start Time reaches.
 const DEFAULT_LOOKBACK_DAYS: i64 = 30;
 
@@ -168,12 +171,21 @@ impl Pcsync {
             return Ok(None);
         }
         if let Some(stored) = self.store().job_state(job)?.start_time {
-            if let Some(configured) = self
-                .config()
-                .job(job)
-                .start_time
-                .filter(|configured| *configured != stored)
-            {
+            // The job's first run used the configured Start Time; a value changed since then is
+            // the one worth a warning.
+            let first_run_start = self
+                .store()
+                .runs(Some(job))?
+                .into_iter()
+                .rev()
+                .find_map(|run| run.start_time);
+            if let Some(configured) = self.config().job(job).start_time.filter(|configured| {
+                let configured = crate::time::parse_utc(configured).ok();
+                let first = first_run_start
+                    .as_deref()
+                    .and_then(|first| crate::time::parse_utc(first).ok());
+                configured != first
+            }) {
                 warn!(
                     job = %job,
                     stored = %stored,
@@ -223,7 +235,7 @@ impl Pcsync {
         }
         Ok(match latest {
             Some(latest) if start > latest => Some(format!(
-                "Start Time {start_time} is later than the last evaluation of every active policy ({}); this run will return nothing new",
+                "Start Time {start_time} is later than the last evaluation of every active policy ({}, as of the last PC Policies run); unless Qualys evaluated them since, {NOTHING_NEW_WARNING}",
                 crate::time::format_utc(latest)
             )),
             _ => None,
@@ -330,22 +342,7 @@ impl Pcsync {
         let output = match outcome {
             Ok(Ok(output)) => output,
             Ok(Err(error)) => {
-                let mut error = RunError::from_job_error(error);
-                if row.status == 414 {
-                    error = RunError::Job(format!(
-                        "Qualys rejected the request URL as too long (HTTP 414 Request-URI Too Long) for {}; lower max_url_length in [jobs.{job}] if the job has it{}",
-                        row.request.path,
-                        self.config()
-                            .job_parameter(job, "max_url_length")
-                            .map(|value| format!(" (now {value})"))
-                            .unwrap_or_default()
-                    ));
-                } else if !(200..300).contains(&row.status) {
-                    error = RunError::Job(format!(
-                        "Qualys returned HTTP {} for {}: {error}",
-                        row.status, row.request.path
-                    ));
-                }
+                let error = self.page_error(job, &row, error);
                 self.mark_page_failed(job, &mut row, &error)?;
                 return Err(error);
             }
@@ -379,6 +376,35 @@ impl Pcsync {
             "page processed"
         );
         Ok(())
+    }
+
+    /// Turns a component's error about a page into the run's error, naming the HTTP status of
+    /// a page that was not a success, and `max_url_length` for a 414.
+    fn page_error(&self, job: JobId, row: &ImportRow, error: JobError) -> RunError {
+        let error = RunError::from_job_error(error);
+        if row.status == 414 {
+            let setting = if job.parameters().contains(&"max_url_length") {
+                format!(
+                    "lower max_url_length in [jobs.{job}] (now {})",
+                    self.config()
+                        .job_parameter(job, "max_url_length")
+                        .unwrap_or_else(|| "the default".into())
+                )
+            } else {
+                "the job's requests need fewer ids".into()
+            };
+            return RunError::Job(format!(
+                "Qualys rejected the request URL as too long (HTTP 414 Request-URI Too Long) for {}; {setting}",
+                row.request.path
+            ));
+        }
+        if !(200..300).contains(&row.status) {
+            return RunError::Job(format!(
+                "Qualys returned HTTP {} for {}: {error}",
+                row.status, row.request.path
+            ));
+        }
+        error
     }
 
     fn mark_page_failed(
@@ -442,6 +468,12 @@ impl Pcsync {
             state.start_time = Some(crate::time::format_utc(next));
             self.store().save_job_state(job, &state)?;
             info!(start_time = ?state.start_time, "Start Time advanced");
+        }
+        // The policies' evaluation dates come from the last PC Policies run, so a run that
+        // found changes shows they were old: its warning that it would find none goes.
+        if run.counts.new + run.counts.updated > 0 {
+            run.warnings
+                .retain(|warning| !warning.contains(NOTHING_NEW_WARNING));
         }
         run.state = RunState::Complete;
         Ok(())
@@ -517,6 +549,14 @@ impl Pcsync {
                 .map(|row| row.run_id)
                 .ok_or_else(|| anyhow::anyhow!("job {job} has no stored pages to reprocess"))?,
         };
+        if let Some(source) = self.store().run(source_run)?
+            && source.job != job.as_str()
+        {
+            anyhow::bail!(
+                "run {source_run} belongs to {}, not {job}; `pcsync runs list --job {job}` lists the runs of {job}",
+                source.job
+            );
+        }
         let rows = self.store().imports_of_run(job, source_run)?;
         info!(job = %job, source_run, pages = rows.len(), "reprocessing the stored pages of run {source_run}");
         anyhow::ensure!(
@@ -545,7 +585,7 @@ impl Pcsync {
                 run.pages_fetched += 1;
                 let output = instance
                     .process(&row.request, page)?
-                    .map_err(RunError::from_job_error);
+                    .map_err(|error| self.page_error(job, &row, error));
                 let counts = take_counts(&mut instance);
                 run.counts.add(&counts);
                 let output = output?;

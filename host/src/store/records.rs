@@ -195,7 +195,7 @@ impl Store {
             Record::AuthSrc(data) => self.upsert_row(table, &key, data, position),
             Record::Citation(data) => self.upsert_row(table, &key, data, position),
             Record::TestResult(data) => self.upsert_result(position, data),
-            Record::Host(data) => self.upsert_row(table, &key, data, position),
+            Record::Host(data) => self.upsert_host(&key, data, position),
             Record::PolicyHostId(data) => self.upsert_row(table, &key, data, position),
         }
     }
@@ -211,6 +211,33 @@ impl Store {
         T: Serialize + DeserializeOwned + PartialEq,
     {
         self.upsert_merged(table, key, position, |_| Ok(data))
+    }
+
+    /// Upserts a scanned host. A host scanned earlier than the stored one, as when older pages
+    /// are processed again, keeps the stored row: an old page never puts an old scan back.
+    fn upsert_host(
+        &self,
+        key: &[u8],
+        host: ScannedHost,
+        position: Position,
+    ) -> StoreResult<Change> {
+        self.upsert_merged(
+            TableName::Host,
+            key,
+            position,
+            |stored: Option<&ScannedHost>| {
+                let older = stored.is_some_and(|stored| {
+                    matches!(
+                        (&host.last_scan_date, &stored.last_scan_date),
+                        (Some(incoming), Some(stored)) if incoming < stored
+                    )
+                });
+                Ok(match stored {
+                    Some(stored) if older => stored.clone(),
+                    _ => host.clone(),
+                })
+            },
+        )
     }
 
     /// Upserts the row at `key`, whose new data `merge` derives from the stored data (if any).

@@ -102,14 +102,16 @@ pub fn normalise_instance(key: &mut ResultKey) {
 pub fn parse_result_key(text: &str) -> Result<ResultKey, String> {
     let mut parts = text.splitn(5, ':');
     let mut number = |name: &str| -> Result<u64, String> {
-        parts
-            .next()
-            .and_then(|part| part.parse().ok())
-            .ok_or_else(|| {
-                format!(
-                    "invalid result key `{text}`: {name} is not a number; expected policy:host:control:technology:instance"
-                )
-            })
+        let part = parts.next().ok_or_else(|| {
+            format!(
+                "invalid result key `{text}`: {name} is missing; expected policy:host:control:technology[:instance]"
+            )
+        })?;
+        part.parse().map_err(|_| {
+            format!(
+                "invalid result key `{text}`: {name} `{part}` is not a number; expected policy:host:control:technology[:instance]"
+            )
+        })
     };
     let policy_id = number("policy")?;
     let host_id = number("host")?;
