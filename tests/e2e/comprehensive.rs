@@ -370,17 +370,17 @@ fn urls_under_limit_with_5000_hosts() {
     let base = setup.simulator.base_url();
     let base = base.trim_end_matches('/');
     let requests = posture_requests(&setup);
-    let mut asked_hosts = BTreeSet::new();
+    let mut requested_hosts = BTreeSet::new();
     for request in &requests {
         let length = base.len() + request.target.len();
         assert!(length <= 8000, "a URL of {length} characters");
         assert_eq!(request.status, 200);
         if let Some(hosts) = request.param("host_ids") {
-            asked_hosts.extend(hosts.split(',').map(|id| id.parse::<u64>().unwrap()));
+            requested_hosts.extend(hosts.split(',').map(|id| id.parse::<u64>().unwrap()));
         }
     }
     assert!(requests.len() > 1, "{} requests", requests.len());
-    assert_eq!(asked_hosts, failing_hosts);
+    assert_eq!(requested_hosts, failing_hosts);
 
     // A shorter limit from the job configuration gives more, shorter requests.
     setup.write_config(

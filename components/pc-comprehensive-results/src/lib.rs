@@ -1,7 +1,7 @@
 //! The "Qualys PC Comprehensive Results" job: refreshes the results that are not Passed.
 //!
-//! PC Results asks Qualys for the postures whose status changed since its Start Time, so a
-//! control that stays Failed never comes back and its last seen date ages. This job asks for
+//! PC Results requests the postures whose status changed since its Start Time, so a
+//! control that stays Failed never comes back and its last seen date ages. This job requests
 //! the postures of exactly the results the store contains as not Passed, by evaluation date
 //! (`evaluation_date` set to its own Start Time) and by host and control
 //! (`host_ids`, `control_ids`), never by `status_changes_since`. Its pages parse as PC Results
@@ -9,9 +9,9 @@
 //!
 //! The plan walks the host's `results-not-passed` keys, which come ordered by policy, and
 //! gathers each policy's failing hosts and controls. A request returns every pair of its hosts
-//! and controls, passing ones included, so for each policy the plan takes the cheaper of two
-//! shapes by estimated calls: all failing hosts with all failing controls, or one set of
-//! requests per group of controls that fail on the same hosts. Pairs that pass come back too,
+//! and controls, passing ones included. So for each policy the plan takes the cheaper of two
+//! shapes by estimated calls. One is all failing hosts with all failing controls, and the
+//! other is one set of requests per group of controls that fail on the same hosts. Pairs that pass come back too,
 //! and are stored like any other. The id lists are split so that no request URL is longer than
 //! `max_url_length`, because one request with every id fails with "414 Request-URI Too Long".
 //!
@@ -56,7 +56,7 @@ pub const DEFAULT_BASE_URL_LENGTH: usize = 64;
 /// next-page URL adds to the request's own parameters.
 pub const FOLLOW_UP_RESERVE: usize = 28;
 
-/// Keys asked of `results-not-passed` in one call.
+/// Keys requested from `results-not-passed` in one call.
 pub const KEYS_PER_CALL: u32 = 5000;
 
 /// A plan slice ends at the first end of a policy after this many keys, so one `plan` call

@@ -127,6 +127,21 @@ impl JobId {
         }
     }
 
+    /// The job that must have completed a run before this one can: PC Comprehensive Results
+    /// refreshes the results that PC Results imported.
+    pub fn needs_completed_run_of(self) -> Option<JobId> {
+        match self {
+            JobId::PcComprehensiveResults => Some(JobId::PcResults),
+            _ => None,
+        }
+    }
+
+    /// Tells whether a run of the job ends by counting the results that were not Passed that
+    /// it refreshed, changed and did not get back.
+    pub fn counts_refreshed(self) -> bool {
+        self == JobId::PcComprehensiveResults
+    }
+
     /// Whether the job fetches changes since its Start Time. Policies, Policies Detail and
     /// Controls are full snapshots and ignore it.
     pub fn uses_start_time(self) -> bool {

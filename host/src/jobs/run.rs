@@ -84,12 +84,11 @@ impl Pcsync {
                 "unknown job parameter in [jobs.{job}]; check its spelling"
             );
         }
-        if job == JobId::PcComprehensiveResults && !self.has_completed_run(JobId::PcResults)? {
+        if let Some(before) = job.needs_completed_run_of()
+            && !self.has_completed_run(before)?
+        {
             anyhow::bail!(
-                "{job} refreshes the results that {} imported, and {} has not completed a run yet; run `pcsync run {}` first",
-                JobId::PcResults,
-                JobId::PcResults,
-                JobId::PcResults
+                "{job} works on what {before} stored, and {before} has not completed a run yet; run `pcsync run {before}` first"
             );
         }
         if !self.config().job_active(job) {
@@ -215,24 +214,12 @@ impl Pcsync {
             return Ok(None);
         };
         let start = crate::time::parse_utc(start_time)?;
-        let mut latest = None;
-        let mut cursor = None;
-        loop {
-            let (policies, next) = self.store().active_policies(cursor.as_deref(), 1000)?;
-            for policy in policies {
-                if let Some(evaluated) = policy
-                    .last_evaluated
-                    .as_deref()
-                    .and_then(|text| crate::time::parse_utc(text).ok())
-                {
-                    latest = latest.max(Some(evaluated));
-                }
-            }
-            match next {
-                Some(next) => cursor = Some(next),
-                None => break,
-            }
-        }
+        let (policies, _) = self.store().active_policies(None, u32::MAX)?;
+        let latest = policies
+            .iter()
+            .filter_map(|policy| policy.last_evaluated.as_deref())
+            .filter_map(|text| crate::time::parse_utc(text).ok())
+            .max();
         Ok(match latest {
             Some(latest) if start > latest => Some(format!(
                 "Start Time {start_time} is later than the last evaluation of every active policy ({}, as of the last PC Policies run); unless Qualys evaluated them since, {NOTHING_NEW_WARNING}",
@@ -452,7 +439,7 @@ impl Pcsync {
             }
             run.counts.inactive += count;
         }
-        if job == JobId::PcComprehensiveResults {
+        if job.counts_refreshed() {
             self.count_refreshed(run)?;
         }
         if job.uses_start_time()
@@ -482,24 +469,15 @@ impl Pcsync {
     /// Counts and saves what a PC Comprehensive Results run did to the results that were not
     /// Passed, and warns about those Qualys did not return.
     fn count_refreshed(&self, run: &mut RunRecord) -> anyhow::Result<()> {
-        let mut asked = std::collections::BTreeSet::new();
-        let mut cursor = None;
-        loop {
-            let (policies, next) = self.store().active_policies(cursor.as_deref(), 1000)?;
-            asked.extend(
-                policies
-                    .iter()
-                    .filter(|policy| !policy.import_disabled)
-                    .map(|policy| policy.id),
-            );
-            match next {
-                Some(next) => cursor = Some(next),
-                None => break,
-            }
-        }
+        let (policies, _) = self.store().active_policies(None, u32::MAX)?;
+        let requested: std::collections::BTreeSet<u64> = policies
+            .iter()
+            .filter(|policy| !policy.import_disabled)
+            .map(|policy| policy.id)
+            .collect();
         let counts = self
             .store()
-            .refresh_counts(run.id, |policy| asked.contains(&policy))?;
+            .refresh_counts(run.id, |policy| requested.contains(&policy))?;
         info!(
             refreshed = counts.refreshed,
             changed = counts.changed,

@@ -426,15 +426,15 @@ fn describe_reqwest_error(error: &reqwest::Error) -> String {
 
 /// The number of characters of a URL that errors and logs show. A URL with thousands of ids
 /// would otherwise make every message about it thousands of characters long.
-const MAX_SHOWN_URL: usize = 200;
+const MAX_URL_IN_MESSAGES: usize = 200;
 
-/// Returns `url` for messages: whole when short, else its first [`MAX_SHOWN_URL`] characters
+/// Returns `url` for messages: whole when short, else its first [`MAX_URL_IN_MESSAGES`] characters
 /// with its length.
 fn shorten_url(url: &str) -> String {
-    if url.len() <= MAX_SHOWN_URL {
+    if url.len() <= MAX_URL_IN_MESSAGES {
         return url.to_string();
     }
-    let mut end = MAX_SHOWN_URL;
+    let mut end = MAX_URL_IN_MESSAGES;
     while !url.is_char_boundary(end) {
         end -= 1;
     }
@@ -446,11 +446,11 @@ mod tests {
     #[test]
     fn long_urls_are_shortened_in_messages() {
         let long = format!("https://q.example.com/api?host_ids={}", "1%2C".repeat(3000));
-        let shown = shorten_url(&long);
-        assert!(shown.len() < 250, "{shown}");
+        let shortened = shorten_url(&long);
+        assert!(shortened.len() < 250, "{shortened}");
         assert!(
-            shown.ends_with(&format!("({} characters)", long.len())),
-            "{shown}"
+            shortened.ends_with(&format!("({} characters)", long.len())),
+            "{shortened}"
         );
         assert_eq!(
             shorten_url("https://q.example.com/a"),

@@ -36,6 +36,8 @@ pub const MAX_NOT_RETURNED_EXAMPLES: usize = 5;
 /// The index value of a result that is not Passed.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 struct IndexEntry {
+    /// The run that stored the result, or for a result that was Passed before, the run it
+    /// stopped being Passed in. Only its equality with a run being counted matters.
     created_run: u64,
     last_seen_run: u64,
 }
@@ -58,7 +60,7 @@ pub struct RefreshCounts {
     pub refreshed: u64,
     /// Refreshed results whose status changed, for example Failed to Passed (now closed).
     pub changed: u64,
-    /// Results not Passed, in policies the run asked about, that Qualys did not return: not
+    /// Results not Passed, in policies the run requested, that Qualys did not return: not
     /// evaluated since the run's Start Time, or no longer in the policy.
     pub not_returned: u64,
     /// Keys of some results not returned, in text form.
@@ -88,24 +90,29 @@ fn run_change_key(run_id: u64, key: &[u8]) -> Vec<u8> {
 
 impl Store {
     /// Adds the result stored under `key` to the index when it is not Passed, with `run_id` as
-    /// its last seen run, or removes it when it passed.
+    /// its last seen run, or removes it when it passed. `was_not_passed` is the status stored
+    /// before, so that the many results that stay Passed cost no index access.
     pub(crate) fn index_result(
         &self,
         key: &[u8],
         not_passed: bool,
+        was_not_passed: bool,
         run_id: u64,
         created: bool,
     ) -> StoreResult<()> {
+        if !not_passed && !was_not_passed {
+            return Ok(());
+        }
         let tree = self.tree(NOT_PASSED)?;
         if !not_passed {
             tree.remove(key).map_err(|source| self.sled_error(source))?;
             return Ok(());
         }
-        let created_run = if created {
-            run_id
-        } else {
+        let created_run = if created || !was_not_passed {
             // A result that was Passed until now has no entry. Its creation run then does not
             // matter, because the run's change record shows it was Passed at the start.
+            run_id
+        } else {
             tree.get(key)
                 .map_err(|source| self.sled_error(source))?
                 .map(|bytes| decode::<IndexEntry>(NOT_PASSED, &bytes))
@@ -221,7 +228,8 @@ impl Store {
 
     /// Counts, after a PC Comprehensive Results run ended, the results that were not Passed
     /// when it started: those it returned (refreshed) and those of them whose status changed.
-    /// It also counts those it did not return although `asked` returns true for their policy.
+    /// It also counts those it did not return although `requested` returns true for their
+    /// policy.
     /// Up to [`MAX_NOT_RETURNED_EXAMPLES`] keys of results not returned are kept as examples.
     ///
     /// A result's status when the run started is the previous status of its first change in
@@ -229,7 +237,7 @@ impl Store {
     pub fn refresh_counts(
         &self,
         run_id: u64,
-        asked: impl Fn(u64) -> bool,
+        requested: impl Fn(u64) -> bool,
     ) -> StoreResult<RefreshCounts> {
         let mut counts = RefreshCounts::default();
 
@@ -253,7 +261,7 @@ impl Store {
             let Some(result) = result_key_from_bytes(&key) else {
                 continue;
             };
-            if asked(result.policy_id) {
+            if requested(result.policy_id) {
                 counts.not_returned += 1;
                 if counts.not_returned_examples.len() < MAX_NOT_RETURNED_EXAMPLES {
                     counts

@@ -76,8 +76,8 @@ fn latest<'a>(dates: impl IntoIterator<Item = Option<&'a String>>) -> Option<Str
     dates.into_iter().flatten().max().cloned()
 }
 
-/// Whether `incoming` was evaluated before `stored`: by evaluation date, else by posture
-/// modified date. UTC timestamps in one format compare as text.
+/// Checks whether `incoming` was evaluated before `stored`: by evaluation date, else by
+/// posture modified date. UTC timestamps in one format compare as text.
 fn is_older(incoming: &TestResult, stored: &TestResult) -> bool {
     let evaluated = |result: &TestResult| {
         result
@@ -154,6 +154,7 @@ impl Store {
         let key = result_key_bytes(&result.key);
         let mut created = false;
         let mut stale = false;
+        let mut was_not_passed = false;
 
         let change = self.upsert_merged(
             TableName::Result,
@@ -161,6 +162,7 @@ impl Store {
             position,
             |stored: Option<&ResultRow>| {
                 created = stored.is_none();
+                was_not_passed = stored.is_some_and(|stored| stored.result.status != PASSED);
                 if let Some(stored) = stored.filter(|stored| is_older(&result, &stored.result)) {
                     stale = true;
                     return Ok(stored.clone());
@@ -204,7 +206,13 @@ impl Store {
             },
         )?;
         if !stale {
-            self.index_result(&key, result.status != PASSED, position.run, created)?;
+            self.index_result(
+                &key,
+                result.status != PASSED,
+                was_not_passed,
+                position.run,
+                created,
+            )?;
         }
         Ok(change)
     }

@@ -50,7 +50,8 @@ impl SimResponse {
         Self::bytes(status, TEXT_CONTENT_TYPE, Bytes::from(format!("{text}\n")))
     }
 
-    /// An HTML body, as a web server in front of the API sends for errors of its own.
+    /// Builds a response with an HTML body, as a web server in front of the API sends for
+    /// errors of its own.
     pub(crate) fn html(status: StatusCode, html: &str) -> Self {
         Self::bytes(
             status,

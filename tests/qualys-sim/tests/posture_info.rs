@@ -1320,7 +1320,7 @@ fn size_knobs_reach_twenty_thousand() {
 }
 
 #[test]
-fn request_lines_over_the_limit_get_414_and_the_target_is_recorded() {
+fn long_request_line_gets_414() {
     let sim = start_default();
     let policy = policies_by_size(&sim)[0];
     let hosts: Vec<String> = (1_000_000..1_001_200u64).map(|id| id.to_string()).collect();
